@@ -1,0 +1,26 @@
+/**
+ * The `clipstream` command line. Each subcommand lives in bin/commands/<name>.ts and exports
+ * `register(program)`; this file only wires them and turns errors into clean exits.
+ */
+import { Command } from 'commander';
+import { ClipstreamError } from '../shared/errors.ts';
+import * as configCommand from './commands/config.ts';
+
+const program = new Command()
+  .name('clipstream')
+  .description('Multilingual, multimodal catalogue search with jina-clip-v2 and Qdrant')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+for (const command of [configCommand]) command.register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ClipstreamError) {
+    process.stderr.write(`clipstream: ${err.message} [${err.code}]\n`);
+    process.exitCode = 2;
+  } else {
+    throw err;
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * The one place that reads the environment. Everything else receives a typed `Config`.
+ * Every variable here is listed, with its default, in README.md and .env.example; a bad value
+ * fails at start-up with a message naming the variable.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { ClipstreamError } from '../errors.ts';
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes' || v === 'on');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const url = z.string().url();
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const dimList = z
+  .string()
+  .transform((s, ctx) => {
+    const dims = s.split(',').map((p) => Number(p.trim()));
+    for (const d of dims) {
+      if (!TRAINED_DIMS.includes(d)) {
+        ctx.addIssue({ code: 'custom', message: `${d} is not a trained Matryoshka dimension (${TRAINED_DIMS.join(', ')})` });
+      }
+    }
+    return [...new Set(dims)].sort((a, b) => a - b);
+  });
+
+/** Matryoshka dimensions jina-clip-v2 was trained with. */
+export const TRAINED_DIMS: readonly number[] = [32, 64, 128, 256, 512, 768, 1024];
+export const MODEL_VARIANTS = ['fp32', 'fp16', 'int8', 'quantized', 'q4', 'q4f16', 'bnb4'] as const;
+export type ModelVariant = (typeof MODEL_VARIANTS)[number];
+
+/** Variable name → schema with default. The keys are exactly the environment variable names. */
+const envSchema = z.object({
+  // Model
+  MODEL_DIR: optionalString,
+  MODEL_REPO: z.string().min(1).default('jinaai/jina-clip-v2'),
+  MODEL_REVISION: z.string().min(1).default('main'),
+  MODEL_VARIANT: z.enum(MODEL_VARIANTS).default('fp16'),
+  MODEL_CACHE_DIR: optionalString,
+  HF_ENDPOINT: url.default('https://huggingface.co'),
+  HF_TOKEN: optionalString,
+  MODEL_OFFLINE: bool.default(false),
+  // Encoder
+  ORT_EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
+  ORT_DEVICE_ID: int(0, 64).default(0),
+  ORT_INTRA_OP_THREADS: int(0, 1024).default(0),
+  ORT_INTER_OP_THREADS: int(0, 1024).default(0),
+  ORT_GRAPH_OPTIMIZATION: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+  TEXT_MAX_TOKENS: int(8, 8192).default(512),
+  TEXT_MAX_BYTES: int(1, 16 * 1024 * 1024).default(64 * 1024),
+  IMAGE_MAX_PIXELS: int(1, 2_000_000_000).default(40_000_000),
+  IMAGE_MAX_BYTES: int(1, 2_000_000_000).default(50 * 1024 * 1024),
+  IMAGE_ALLOW_SVG: bool.default(false),
+  BATCH_MAX_SIZE: int(1, 4096).default(32),
+  BATCH_MAX_WAIT_MS: int(0, 60_000).default(10),
+  BATCH_MAX_IN_FLIGHT: int(1, 1_000_000).default(512),
+  MRL_DIMS: dimList.default([64, 256, 1024]),
+  // Storage
+  DATA_DIR: z.string().min(1).default('./data'),
+  QDRANT_URL: optionalString.pipe(url.optional()),
+  QDRANT_API_KEY: optionalString,
+  QDRANT_COLLECTION: z.string().regex(/^[A-Za-z0-9_-]+$/).default('catalogue'),
+  QDRANT_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  UPSERT_BATCH_SIZE: int(1, 10_000).default(128),
+  UPSERT_CONCURRENCY: int(1, 64).default(3),
+  // Queue
+  REDIS_URL: optionalString.pipe(url.optional()),
+  QUEUE_PREFIX: z.string().min(1).default('clipstream'),
+  QUEUE_MAX_WAITING: int(1, 100_000_000).default(10_000),
+  WORKER_CONCURRENCY: int(1, 4096).default(64),
+  // S3
+  S3_ENDPOINT: optionalString.pipe(url.optional()),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  S3_CONCURRENCY: int(1, 1024).default(16),
+  // Query service
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(8080),
+  API_KEY: optionalString,
+  // Logging
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  model: {
+    dir?: string;
+    repo: string;
+    revision: string;
+    variant: ModelVariant;
+    cacheDir: string;
+    hfEndpoint: string;
+    hfToken?: string;
+    offline: boolean;
+  };
+  encoder: {
+    executionProvider: 'cpu' | 'cuda';
+    deviceId: number;
+    intraOpThreads: number;
+    interOpThreads: number;
+    graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
+    textMaxTokens: number;
+    textMaxBytes: number;
+    imageMaxPixels: number;
+    imageMaxBytes: number;
+    imageAllowSvg: boolean;
+    batchMaxSize: number;
+    batchMaxWaitMs: number;
+    batchMaxInFlight: number;
+    dims: number[];
+  };
+  store: {
+    dataDir: string;
+    qdrantUrl?: string;
+    qdrantApiKey?: string;
+    collection: string;
+    timeoutMs: number;
+    upsertBatchSize: number;
+    upsertConcurrency: number;
+  };
+  queue: { redisUrl?: string; prefix: string; maxWaiting: number; workerConcurrency: number };
+  s3: { endpoint?: string; region: string; forcePathStyle: boolean; concurrency: number };
+  server: { host: string; port: number; apiKey?: string };
+  logLevel: Env['LOG_LEVEL'];
+}
+
+/** Names and defaults of every variable, for `.env.example`, the README and `--help`. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
+/** Parses an environment. Throws CONFIG_INVALID naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked: Record<string, string | undefined> = {};
+  for (const name of CONFIG_VARIABLES) {
+    const value = env[name];
+    if (value !== undefined && value !== '') picked[name] = value;
+  }
+  const parsed = envSchema.safeParse(picked);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '?');
+      return `${name}=${JSON.stringify(picked[name] ?? '')}: ${i.message}`;
+    });
+    throw new ClipstreamError('CONFIG_INVALID', `invalid environment: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  if (!e.MRL_DIMS.includes(1024)) {
+    throw new ClipstreamError('CONFIG_INVALID', 'invalid environment: MRL_DIMS must include 1024 (the final ranking stage)');
+  }
+  return Object.freeze({
+    model: {
+      dir: e.MODEL_DIR ? path.resolve(e.MODEL_DIR) : undefined,
+      repo: e.MODEL_REPO,
+      revision: e.MODEL_REVISION,
+      variant: e.MODEL_VARIANT,
+      cacheDir: path.resolve(e.MODEL_CACHE_DIR ?? path.join(dataDir, 'models')),
+      hfEndpoint: e.HF_ENDPOINT.replace(/\/+$/, ''),
+      hfToken: e.HF_TOKEN,
+      offline: e.MODEL_OFFLINE,
+    },
+    encoder: {
+      executionProvider: e.ORT_EXECUTION_PROVIDER,
+      deviceId: e.ORT_DEVICE_ID,
+      intraOpThreads: e.ORT_INTRA_OP_THREADS,
+      interOpThreads: e.ORT_INTER_OP_THREADS,
+      graphOptimization: e.ORT_GRAPH_OPTIMIZATION,
+      textMaxTokens: e.TEXT_MAX_TOKENS,
+      textMaxBytes: e.TEXT_MAX_BYTES,
+      imageMaxPixels: e.IMAGE_MAX_PIXELS,
+      imageMaxBytes: e.IMAGE_MAX_BYTES,
+      imageAllowSvg: e.IMAGE_ALLOW_SVG,
+      batchMaxSize: e.BATCH_MAX_SIZE,
+      batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
+      batchMaxInFlight: e.BATCH_MAX_IN_FLIGHT,
+      dims: e.MRL_DIMS,
+    },
+    store: {
+      dataDir,
+      qdrantUrl: e.QDRANT_URL,
+      qdrantApiKey: e.QDRANT_API_KEY,
+      collection: e.QDRANT_COLLECTION,
+      timeoutMs: e.QDRANT_TIMEOUT_MS,
+      upsertBatchSize: e.UPSERT_BATCH_SIZE,
+      upsertConcurrency: e.UPSERT_CONCURRENCY,
+    },
+    queue: { redisUrl: e.REDIS_URL, prefix: e.QUEUE_PREFIX, maxWaiting: e.QUEUE_MAX_WAITING, workerConcurrency: e.WORKER_CONCURRENCY },
+    s3: { endpoint: e.S3_ENDPOINT, region: e.S3_REGION, forcePathStyle: e.S3_FORCE_PATH_STYLE, concurrency: e.S3_CONCURRENCY },
+    server: { host: e.HOST, port: e.PORT, apiKey: e.API_KEY },
+    logLevel: e.LOG_LEVEL,
+  } satisfies Config);
+}
+
+let cached: Config | undefined;
+/** The process configuration, read once. */
+export function config(): Config {
+  cached ??= loadConfig();
+  return cached;
+}
