@@ -28,6 +28,24 @@ const dimList = z
     return [...new Set(dims)].sort((a, b) => a - b);
   });
 
+const PAYLOAD_INDEX_TYPES = ['keyword', 'integer', 'float', 'bool', 'datetime', 'text', 'uuid'] as const;
+export type PayloadIndexType = (typeof PAYLOAD_INDEX_TYPES)[number];
+/** `field[:type],…` → index specs; the type defaults to keyword. */
+const payloadIndexList = z.string().transform((s, ctx) =>
+  s
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .map((p) => {
+      const [field = '', type = 'keyword'] = p.split(':');
+      if (!/^[A-Za-z0-9_.-]+$/.test(field)) ctx.addIssue({ code: 'custom', message: `bad field name "${field}"` });
+      if (!(PAYLOAD_INDEX_TYPES as readonly string[]).includes(type)) {
+        ctx.addIssue({ code: 'custom', message: `"${type}" is not one of ${PAYLOAD_INDEX_TYPES.join(', ')}` });
+      }
+      return { field, type: type as PayloadIndexType };
+    }),
+);
+
 /** Matryoshka dimensions jina-clip-v2 was trained with. */
 export const TRAINED_DIMS: readonly number[] = [32, 64, 128, 256, 512, 768, 1024];
 export const MODEL_VARIANTS = ['fp32', 'fp16', 'int8', 'quantized', 'q4', 'q4f16', 'bnb4'] as const;
@@ -67,6 +85,7 @@ const envSchema = z.object({
   QDRANT_TIMEOUT_MS: int(100, 600_000).default(30_000),
   UPSERT_BATCH_SIZE: int(1, 10_000).default(128),
   UPSERT_CONCURRENCY: int(1, 64).default(3),
+  PAYLOAD_INDEXES: payloadIndexList.optional(),
   // Queue
   REDIS_URL: optionalString.pipe(url.optional()),
   QUEUE_PREFIX: z.string().min(1).default('clipstream'),
@@ -122,6 +141,8 @@ export interface Config {
     timeoutMs: number;
     upsertBatchSize: number;
     upsertConcurrency: number;
+    /** Extra payload indexes (besides clipstream's own), e.g. `fields.brand` or `fields.price:float`. */
+    payloadIndexes: { field: string; type: PayloadIndexType }[];
   };
   queue: { redisUrl?: string; prefix: string; maxWaiting: number; workerConcurrency: number };
   s3: { endpoint?: string; region: string; forcePathStyle: boolean; concurrency: number };
@@ -187,6 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.QDRANT_TIMEOUT_MS,
       upsertBatchSize: e.UPSERT_BATCH_SIZE,
       upsertConcurrency: e.UPSERT_CONCURRENCY,
+      payloadIndexes: e.PAYLOAD_INDEXES ?? [],
     },
     queue: { redisUrl: e.REDIS_URL, prefix: e.QUEUE_PREFIX, maxWaiting: e.QUEUE_MAX_WAITING, workerConcurrency: e.WORKER_CONCURRENCY },
     s3: { endpoint: e.S3_ENDPOINT, region: e.S3_REGION, forcePathStyle: e.S3_FORCE_PATH_STYLE, concurrency: e.S3_CONCURRENCY },
