@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { ClipstreamError } from '../shared/errors.ts';
 import * as configCommand from './commands/config.ts';
+import * as encodeCommand from './commands/encode.ts';
 
 const program = new Command()
   .name('clipstream')
@@ -12,7 +13,7 @@ const program = new Command()
   .version('0.1.0')
   .showHelpAfterError();
 
-for (const command of [configCommand]) command.register(program);
+for (const command of [configCommand, encodeCommand]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);
