@@ -100,6 +100,16 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(8080),
   API_KEY: optionalString,
+  QUERY_MAX_TEXT_CHARS: int(1, 1_000_000).default(1000),
+  QUERY_MAX_IMAGE_BYTES: int(1, 2_000_000_000).default(10 * 1024 * 1024),
+  QUERY_MAX_IMAGE_PIXELS: int(1, 2_000_000_000).default(25_000_000),
+  QUERY_MAX_LIMIT: int(1, 10_000).default(100),
+  QUERY_TIMEOUT_MS: int(10, 600_000).default(10_000),
+  QUERY_CACHE_SIZE: int(0, 10_000_000).default(2048),
+  QUERY_IMAGE_URL_ALLOW: z
+    .string()
+    .optional()
+    .transform((s) => (s ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),
   // Logging
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -146,7 +156,22 @@ export interface Config {
   };
   queue: { redisUrl?: string; prefix: string; maxWaiting: number; workerConcurrency: number };
   s3: { endpoint?: string; region: string; forcePathStyle: boolean; concurrency: number };
-  server: { host: string; port: number; apiKey?: string };
+  server: {
+    host: string;
+    port: number;
+    apiKey?: string;
+    query: {
+      maxTextChars: number;
+      maxImageBytes: number;
+      maxImagePixels: number;
+      maxLimit: number;
+      /** Upper bound on encoding and on each store call, so an unavailable dependency answers 503, never hangs. */
+      timeoutMs: number;
+      cacheSize: number;
+      /** Hosts whose image URLs may be fetched (empty: image URLs are refused). */
+      imageUrlAllow: string[];
+    };
+  };
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -212,7 +237,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     queue: { redisUrl: e.REDIS_URL, prefix: e.QUEUE_PREFIX, maxWaiting: e.QUEUE_MAX_WAITING, workerConcurrency: e.WORKER_CONCURRENCY },
     s3: { endpoint: e.S3_ENDPOINT, region: e.S3_REGION, forcePathStyle: e.S3_FORCE_PATH_STYLE, concurrency: e.S3_CONCURRENCY },
-    server: { host: e.HOST, port: e.PORT, apiKey: e.API_KEY },
+    server: {
+      host: e.HOST,
+      port: e.PORT,
+      apiKey: e.API_KEY,
+      query: {
+        maxTextChars: e.QUERY_MAX_TEXT_CHARS,
+        maxImageBytes: e.QUERY_MAX_IMAGE_BYTES,
+        maxImagePixels: e.QUERY_MAX_IMAGE_PIXELS,
+        maxLimit: e.QUERY_MAX_LIMIT,
+        timeoutMs: e.QUERY_TIMEOUT_MS,
+        cacheSize: e.QUERY_CACHE_SIZE,
+        imageUrlAllow: e.QUERY_IMAGE_URL_ALLOW,
+      },
+    },
     logLevel: e.LOG_LEVEL,
   } satisfies Config);
 }
