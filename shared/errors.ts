@@ -25,7 +25,9 @@ export type ErrorCode =
   | 'STORE_REQUEST_FAILED'
   | 'VECTOR_INVALID'
   | 'QUEUE_UNAVAILABLE'
-  | 'BAD_REQUEST';
+  | 'BAD_REQUEST'
+  | 'NOT_FOUND'
+  | 'UNAUTHORIZED';
 
 export class ClipstreamError extends Error {
   readonly code: ErrorCode;
