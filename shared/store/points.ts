@@ -1,0 +1,130 @@
+/**
+ * The point model: one point per catalogue item, its id derived from the source URI, its
+ * vectors one per Matryoshka dim, its payload what search results display and filter on.
+ * Vectors are checked here, before they reach the store, so a bad one is reported against
+ * its item instead of failing a whole batch with an anonymous "dimension error".
+ */
+import path from 'node:path';
+import type { CatalogueItem, Modality } from '../catalogue/types.ts';
+import { vectorName, type MatryoshkaVectors } from '../encoder/types.ts';
+import { ClipstreamError } from '../errors.ts';
+import { pointId } from './ids.ts';
+import { SCHEMA_VERSION } from './schema.ts';
+
+export interface PointPayload {
+  modality: Modality;
+  /** Canonical source URI; the id is derived from it. */
+  source: string;
+  product_id?: string;
+  lang?: string;
+  /** Short display name: the file name of an image, the record's title/name field for a text. */
+  title?: string;
+  text?: string;
+  /** Version the point was built from (ETag or SHA-256): unchanged items are skipped on re-ingest. */
+  content_hash: string;
+  etag?: string;
+  bytes?: number;
+  content_type?: string;
+  model: string;
+  schema_version: number;
+  /** RFC 3339. */
+  indexed_at: string;
+  /** The record's own fields, namespaced so they never collide with ours. */
+  fields?: Record<string, unknown>;
+}
+
+export type NamedVectors = Record<string, number[]>;
+
+/** What the upserter sends: ids are UUID strings, vectors keyed by `mrl_<dim>`. */
+export interface CataloguePoint {
+  id: string;
+  vector: NamedVectors;
+  payload: PointPayload;
+}
+
+export interface BuildPointOptions {
+  model: string;
+  dims: readonly number[];
+  indexedAt?: Date;
+}
+
+/** `{mrl_64: [...], mrl_256: [...], ...}`, refusing missing, wrong-size, non-finite or zero vectors. */
+export function namedVectors(vectors: MatryoshkaVectors, dims: readonly number[], item: string): NamedVectors {
+  const out: NamedVectors = {};
+  for (const dim of dims) {
+    const v = vectors[dim];
+    if (!v) throw new ClipstreamError('VECTOR_INVALID', `no ${dim}-d vector (expected dims ${dims.join(', ')})`, { item });
+    if (v.length !== dim) throw new ClipstreamError('VECTOR_INVALID', `the ${dim}-d vector has ${v.length} values`, { item });
+    let norm = 0;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i]!;
+      if (!Number.isFinite(x)) throw new ClipstreamError('VECTOR_INVALID', `the ${dim}-d vector has a non-finite value at ${i}`, { item });
+      norm += x * x;
+    }
+    // A zero vector has no direction: cosine similarity with it is undefined.
+    if (norm === 0) throw new ClipstreamError('VECTOR_INVALID', `the ${dim}-d vector is all zeros`, { item });
+    out[vectorName(dim)] = Array.from(v);
+  }
+  return out;
+}
+
+export function buildPayload(item: CatalogueItem, opts: BuildPointOptions): PointPayload {
+  const common = {
+    source: item.sourceUri,
+    content_hash: item.version,
+    model: opts.model,
+    schema_version: SCHEMA_VERSION,
+    indexed_at: (opts.indexedAt ?? new Date()).toISOString(),
+  };
+  if (item.kind === 'image') {
+    return stripUndefined({
+      modality: 'image',
+      ...common,
+      product_id: item.productId,
+      title: imageTitle(item.sourceUri),
+      // Only S3 versions are ETags; a local file's version is a content hash.
+      etag: item.sourceUri.startsWith('s3://') ? item.version : undefined,
+      bytes: item.bytes,
+      content_type: item.contentType,
+    });
+  }
+  return stripUndefined({
+    modality: 'text',
+    ...common,
+    product_id: item.productId,
+    lang: item.lang,
+    title: textTitle(item.fields),
+    text: item.text,
+    bytes: Buffer.byteLength(item.text, 'utf8'),
+    fields: Object.keys(item.fields).length > 0 ? item.fields : undefined,
+  });
+}
+
+export function buildPoint(item: CatalogueItem, vectors: MatryoshkaVectors, opts: BuildPointOptions): CataloguePoint {
+  return {
+    id: pointId(item.sourceUri),
+    vector: namedVectors(vectors, opts.dims, item.sourceUri),
+    payload: buildPayload(item, opts),
+  };
+}
+
+function imageTitle(uri: string): string {
+  const last = uri.replace(/\/+$/, '').split('/').pop() ?? uri;
+  try {
+    return path.basename(decodeURIComponent(last));
+  } catch {
+    return last;
+  }
+}
+
+function textTitle(fields: Record<string, unknown>): string | undefined {
+  for (const key of ['title', 'name']) {
+    const v = fields[key];
+    if (typeof v === 'string' && v.trim() !== '') return v.trim();
+  }
+  return undefined;
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
