@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { ClipstreamError } from '../shared/errors.ts';
 import * as configCommand from './commands/config.ts';
 import * as encodeCommand from './commands/encode.ts';
+import * as calibrateCommand from './commands/calibrate.ts';
 
 const program = new Command()
   .name('clipstream')
@@ -13,7 +14,7 @@ const program = new Command()
   .version('0.1.0')
   .showHelpAfterError();
 
-for (const command of [configCommand, encodeCommand]) command.register(program);
+for (const command of [configCommand, encodeCommand, calibrateCommand]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);
