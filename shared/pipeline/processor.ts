@@ -1,0 +1,151 @@
+/**
+ * The pipeline stages for one catalogue item, identical in the embedded runner and the queue
+ * worker:
+ *
+ *   skip-unchanged check → fetch bytes (images; bounded) → encode (micro-batched by the
+ *   encoder, so concurrent items share batches) → build the point → hand it to the batched
+ *   upserter, which resolves once the point is stored with wait=true.
+ *
+ * A failure of the item itself (undecodable image, empty text, object gone) becomes a `failed`
+ * outcome; infrastructure trouble (store unavailable after its retries, encoder closed) is
+ * thrown, so the caller can retry the job or stop the run.
+ */
+import type { CatalogueItem, ImageObject } from '../catalogue/types.ts';
+import { Semaphore } from '../concurrency.ts';
+import type { MatryoshkaVectors } from '../encoder/types.ts';
+import { pointId } from '../store/ids.ts';
+import { buildPoint, type CataloguePoint } from '../store/points.ts';
+import { failureOf, isItemError, type ItemOutcome } from './outcome.ts';
+import { isUnchanged, VersionLookup, type StoredVersionsFn } from './versions.ts';
+
+/** The part of the encoder the pipeline uses (ClipEncoder satisfies it). */
+export interface ItemEncoder {
+  encodeText(input: { text: string; item?: string }): Promise<MatryoshkaVectors>;
+  encodeImage(input: { bytes: Uint8Array; item?: string }): Promise<MatryoshkaVectors>;
+}
+
+export interface FetchedBytes {
+  bytes: Uint8Array;
+  /** The version of what was actually read (GET's ETag, hash of the file), when known. */
+  version?: string;
+}
+
+/** Reads an image's bytes (S3 GET or local file); throws SOURCE_NOT_FOUND for a missing object. */
+export type ByteFetcher = (item: ImageObject, signal?: AbortSignal) => Promise<FetchedBytes>;
+
+/** Where finished points go: resolves once the point is durably stored (wait=true). */
+export interface PointSink {
+  add(point: CataloguePoint): Promise<unknown>;
+}
+
+export interface ItemProcessorDeps {
+  encoder: ItemEncoder;
+  fetchBytes: ByteFetcher;
+  sink: PointSink;
+  /** Recorded in every payload, e.g. `jinaai/jina-clip-v2@fp16`. */
+  model: string;
+  dims: readonly number[];
+  /** Stored versions by point id; without it nothing is skipped. */
+  storedVersions?: StoredVersionsFn;
+  /** Image fetches in flight at once (S3_CONCURRENCY). */
+  fetchConcurrency: number;
+}
+
+export interface ProcessOptions {
+  /** Re-encode even when the stored version matches. */
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ProcessorStats {
+  indexed: number;
+  skipped: number;
+  failed: number;
+  fetchedBytes: number;
+  /** Summed over concurrent fetches. */
+  fetchMs: number;
+  /** Summed over concurrent upserts: how long items waited for wait=true. */
+  storeMs: number;
+}
+
+export class ItemProcessor {
+  private readonly fetchSlots: Semaphore;
+  private readonly versions: VersionLookup | undefined;
+  private readonly counters: ProcessorStats = { indexed: 0, skipped: 0, failed: 0, fetchedBytes: 0, fetchMs: 0, storeMs: 0 };
+
+  constructor(private readonly deps: ItemProcessorDeps) {
+    this.fetchSlots = new Semaphore(deps.fetchConcurrency);
+    this.versions = deps.storedVersions ? new VersionLookup(deps.storedVersions) : undefined;
+  }
+
+  get model(): string {
+    return this.deps.model;
+  }
+
+  /** Whether the store already holds this exact version (one batched lookup shared with other callers). */
+  async isStored(item: CatalogueItem): Promise<boolean> {
+    if (!this.versions) return false;
+    return isUnchanged(await this.versions.get(pointId(item.sourceUri)), item.version, this.deps.model);
+  }
+
+  async process(item: CatalogueItem, options: ProcessOptions = {}): Promise<ItemOutcome> {
+    const uri = item.sourceUri;
+    let id: string;
+    try {
+      id = pointId(uri);
+    } catch (err) {
+      return this.fail(uri, err);
+    }
+    if (!options.force && (await this.isStored(item))) {
+      this.counters.skipped++;
+      return { status: 'skipped', item: uri, pointId: id, modality: item.kind };
+    }
+    let point: CataloguePoint;
+    try {
+      let current: CatalogueItem = item;
+      let vectors: MatryoshkaVectors;
+      if (item.kind === 'image') {
+        const fetched = await this.fetch(item, options.signal);
+        // The object may have changed since it was listed: record what was really encoded.
+        if (fetched.version && fetched.version !== item.version) current = { ...item, version: fetched.version };
+        vectors = await this.deps.encoder.encodeImage({ bytes: fetched.bytes, item: uri });
+      } else {
+        vectors = await this.deps.encoder.encodeText({ text: item.text, item: uri });
+      }
+      point = buildPoint(current, vectors, { model: this.deps.model, dims: this.deps.dims });
+    } catch (err) {
+      if (isItemError(err)) return this.fail(uri, err);
+      throw err;
+    }
+    const started = performance.now();
+    try {
+      await this.deps.sink.add(point);
+    } finally {
+      this.counters.storeMs += performance.now() - started;
+    }
+    this.counters.indexed++;
+    return { status: 'indexed', item: uri, pointId: id, modality: item.kind };
+  }
+
+  stats(): ProcessorStats {
+    return { ...this.counters };
+  }
+
+  private async fetch(item: ImageObject, signal?: AbortSignal): Promise<FetchedBytes> {
+    return this.fetchSlots.run(async () => {
+      const started = performance.now();
+      try {
+        const fetched = await this.deps.fetchBytes(item, signal);
+        this.counters.fetchedBytes += fetched.bytes.byteLength;
+        return fetched;
+      } finally {
+        this.counters.fetchMs += performance.now() - started;
+      }
+    });
+  }
+
+  private fail(item: string, err: unknown): ItemOutcome {
+    this.counters.failed++;
+    return { status: 'failed', item, failure: failureOf(item, err) };
+  }
+}

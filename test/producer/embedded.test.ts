@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CatalogueItem, ItemFailure } from '../../shared/catalogue/types.ts';
+import { ClipstreamError } from '../../shared/errors.ts';
+import { ItemProcessor } from '../../shared/pipeline/processor.ts';
+import { runEmbedded } from '../../services/producer/embedded.ts';
+import { formatProgressLine, formatSummary, ProgressTracker, type IngestProgress } from '../../services/producer/progress.ts';
+import { ReadAhead } from '../../services/producer/read-ahead.ts';
+import { DIMS, FakeEncoder, FakeSink, textRecord } from '../pipeline/fakes.ts';
+
+async function* entries(list: Array<CatalogueItem | ItemFailure>): AsyncGenerator<CatalogueItem | ItemFailure> {
+  for (const e of list) {
+    await new Promise((r) => setImmediate(r));
+    yield e;
+  }
+}
+
+function processorWith(sink: FakeSink, encoder = new FakeEncoder()) {
+  return new ItemProcessor({
+    encoder,
+    sink,
+    model: encoder.model.modelId,
+    dims: DIMS,
+    storedVersions: sink.versions,
+    fetchConcurrency: 4,
+    fetchBytes: async () => ({ bytes: new Uint8Array([1]) }),
+  });
+}
+
+test('runs every item with bounded concurrency, counts outcomes and reports failures with their item', async () => {
+  const sink = new FakeSink();
+  let active = 0;
+  let peak = 0;
+  const inner = processorWith(sink);
+  const processor = {
+    process: async (item: CatalogueItem) => {
+      active++;
+      peak = Math.max(peak, active);
+      try {
+        return await inner.process(item);
+      } finally {
+        active--;
+      }
+    },
+  };
+  const list: Array<CatalogueItem | ItemFailure> = [];
+  for (let i = 0; i < 30; i++) list.push(textRecord(`r${i}`, `item number ${i}`));
+  list.push(textRecord('blank', '   '));
+  list.push({ item: 'records.jsonl:7', code: 'RECORD_INVALID', reason: 'not valid JSON' });
+  const tracker = new ProgressTracker('run-1', 'embedded');
+  const failures: ItemFailure[] = [];
+  const seen: IngestProgress[] = [];
+  const result = await runEmbedded(entries(list), processor, {
+    concurrency: 5,
+    tracker,
+    listener: { failure: (f) => failures.push(f), progress: (p) => seen.push(p) },
+    progressIntervalMs: 1,
+  });
+  assert.equal(result.interrupted, false);
+  assert.equal(peak, 5);
+  assert.equal(sink.points.size, 30);
+  const s = tracker.summary();
+  assert.deepEqual([s.total, s.done, s.indexed, s.skipped, s.failed], [32, 32, 30, 0, 2]);
+  assert.deepEqual(failures.map((f) => [f.item, f.code]).sort(), [['record:test/blank', 'TEXT_EMPTY'], ['records.jsonl:7', 'RECORD_INVALID']]);
+  assert.equal(seen.at(-1)?.phase, 'done');
+
+  // Second run over the same entries: everything is unchanged.
+  const again = new ProgressTracker('run-2', 'embedded');
+  await runEmbedded(entries(list), processorWith(sink), { concurrency: 5, tracker: again });
+  assert.deepEqual([again.indexed, again.skipped, again.failed], [0, 30, 2]);
+  assert.equal(sink.writes, 30);
+});
+
+test('an infrastructure failure stops the run after in-flight items settle, and is thrown', async () => {
+  const sink = new FakeSink();
+  const processor = processorWith(sink);
+  const list = Array.from({ length: 50 }, (_, i) => textRecord(`r${i}`, `text ${i}`));
+  let n = 0;
+  const flaky = {
+    process: async (item: CatalogueItem) => {
+      if (++n === 10) throw new ClipstreamError('STORE_UNAVAILABLE', 'store at http://x unavailable');
+      return processor.process(item);
+    },
+  };
+  const tracker = new ProgressTracker('run', 'embedded');
+  await assert.rejects(runEmbedded(entries(list), flaky, { concurrency: 3, tracker }), /unavailable/);
+  assert.ok(n < 50, `stopped taking items (took ${n})`);
+});
+
+test('an abort signal stops taking items and reports an interrupted run', async () => {
+  const sink = new FakeSink();
+  const processor = processorWith(sink);
+  const ac = new AbortController();
+  let n = 0;
+  const slow = {
+    process: async (item: CatalogueItem) => {
+      if (++n === 5) ac.abort();
+      await new Promise((r) => setTimeout(r, 2));
+      return processor.process(item);
+    },
+  };
+  const list = Array.from({ length: 100 }, (_, i) => textRecord(`r${i}`, `text ${i}`));
+  const tracker = new ProgressTracker('run', 'embedded');
+  const result = await runEmbedded(entries(list), slow, { concurrency: 2, tracker, signal: ac.signal });
+  assert.equal(result.interrupted, true);
+  assert.ok(sink.points.size < 100);
+  // Whatever was started finished and was counted.
+  assert.equal(tracker.indexed, sink.points.size);
+});
+
+test('read-ahead lists up to its limit before the consumer pulls, then resumes', async () => {
+  let read = 0;
+  async function* source() {
+    for (let i = 0; i < 20; i++) {
+      read++;
+      yield i;
+    }
+  }
+  const ra = new ReadAhead(source(), 5);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(read, 5);
+  const got: number[] = [];
+  for await (const x of ra) got.push(x);
+  assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i));
+});
+
+test('progress line and summary show counts, rate, ETA and failures', () => {
+  const line = formatProgressLine({
+    runId: 'r', mode: 'embedded', phase: 'processing', total: 300, done: 120, indexed: 110, skipped: 8, failed: 2,
+    elapsedMs: 4000, itemsPerSec: 30, etaMs: 6000,
+  });
+  assert.match(line, /120\/300/);
+  assert.match(line, /40%/);
+  assert.match(line, /30\.0 items\/s/);
+  assert.match(line, /ETA 0:06/);
+  assert.match(line, /2 failed/);
+  const summary = formatSummary({
+    runId: 'r', mode: 'embedded', total: 3, done: 3, indexed: 2, skipped: 0, failed: 1, elapsedMs: 1000, itemsPerSec: 3,
+    interrupted: false, failures: [{ item: 's3://b/k.jpg', code: 'IMAGE_DECODE_FAILED', reason: 'corrupt JPEG' }],
+  });
+  assert.match(summary, /2 indexed, 0 unchanged, 1 failed/);
+  assert.match(summary, /s3:\/\/b\/k\.jpg: IMAGE_DECODE_FAILED: corrupt JPEG/);
+});
