@@ -1,0 +1,3 @@
+export * from './format.ts';
+export * from './rate.ts';
+export * from './reporter.ts';
