@@ -7,6 +7,7 @@ import { ClipstreamError } from '../shared/errors.ts';
 import * as configCommand from './commands/config.ts';
 import * as encodeCommand from './commands/encode.ts';
 import * as calibrateCommand from './commands/calibrate.ts';
+import * as modelCommand from './commands/model.ts';
 
 const program = new Command()
   .name('clipstream')
@@ -14,7 +15,7 @@ const program = new Command()
   .version('0.1.0')
   .showHelpAfterError();
 
-for (const command of [configCommand, encodeCommand, calibrateCommand]) command.register(program);
+for (const command of [configCommand, encodeCommand, calibrateCommand, modelCommand]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);
