@@ -421,11 +421,11 @@ function toTextRecord(obj: Record<string, unknown>, line: number, s: Settings): 
   const where = `${s.name}:${line}`;
   const id = idOf(obj[s.idField]);
   if (typeof id !== 'string') return fail(where, 'RECORD_INVALID', `id field ${JSON.stringify(s.idField)} ${id.problem}`);
-  const named = `${where} (id ${JSON.stringify(id)})`;
+  const about = `record ${JSON.stringify(id)}: `;
 
   const rawText = obj[s.textField];
   if (rawText !== undefined && rawText !== null && typeof rawText !== 'string') {
-    return fail(named, 'RECORD_INVALID', `${JSON.stringify(s.textField)} must be a string, got ${Array.isArray(rawText) ? 'an array' : typeof rawText}`);
+    return fail(where, 'RECORD_INVALID', about + `${JSON.stringify(s.textField)} must be a string, got ${Array.isArray(rawText) ? 'an array' : typeof rawText}`);
   }
   let text = typeof rawText === 'string' ? rawText.trim() : '';
   if (text === '') {
@@ -437,17 +437,17 @@ function toTextRecord(obj: Record<string, unknown>, line: number, s: Settings): 
   }
   if (text === '') {
     const names = [s.textField, ...s.textFallbackFields].map((f) => JSON.stringify(f)).join(', ');
-    return fail(named, 'TEXT_EMPTY', `no text: ${names} are all missing or empty`);
+    return fail(where, 'TEXT_EMPTY', about + `no text: ${names} are all missing or empty`);
   }
   const textBytes = Buffer.byteLength(text, 'utf8');
   if (textBytes > s.maxTextBytes) {
-    return fail(named, 'TEXT_TOO_LONG', `text is ${textBytes} bytes, over the ${s.maxTextBytes}-byte limit (TEXT_MAX_BYTES)`);
+    return fail(where, 'TEXT_TOO_LONG', about + `text is ${textBytes} bytes, over the ${s.maxTextBytes}-byte limit (TEXT_MAX_BYTES)`);
   }
 
   const lang = optionalString(obj[s.langField], s.langField, false);
-  if (typeof lang === 'object') return fail(named, 'RECORD_INVALID', lang.problem);
+  if (typeof lang === 'object') return fail(where, 'RECORD_INVALID', about + lang.problem);
   const productId = optionalString(obj[s.productIdField], s.productIdField, true);
-  if (typeof productId === 'object') return fail(named, 'RECORD_INVALID', productId.problem);
+  if (typeof productId === 'object') return fail(where, 'RECORD_INVALID', about + productId.problem);
 
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
