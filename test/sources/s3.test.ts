@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { ImageObject, ItemFailure, CatalogueItem } from '../../shared/catalogue/types.ts';
+import type { ImageObject, ItemFailure, CatalogueItem, TextRecord } from '../../shared/catalogue/types.ts';
 import { isClipstreamError } from '../../shared/errors.ts';
 import { fetchObjectBytes, listImageObjects, listObjects } from '../../shared/sources/s3.ts';
 import { isItemFailureEntry, openSource } from '../../shared/sources/index.ts';
@@ -134,7 +134,7 @@ test('openSource on a prefix yields its images and the records files under it, w
   assert.deepEqual(source.spec, { kind: 's3-prefix', spec: `s3://${BUCKET}/cat`, bucket: BUCKET, prefix: 'cat/' });
   const items: Array<CatalogueItem | ItemFailure> = await all(source.items);
   const images = items.filter((x): x is ImageObject => !isItemFailureEntry(x) && x.kind === 'image');
-  const texts = items.filter((x) => !isItemFailureEntry(x) && x.kind === 'text');
+  const texts = items.filter((x): x is TextRecord => !isItemFailureEntry(x) && x.kind === 'text');
   const failures = items.filter(isItemFailureEntry);
   assert.equal(images.length, 4);
   assert.deepEqual(texts.map((t) => t.sourceUri), ['record:products/p1', 'record:products/p2']);
