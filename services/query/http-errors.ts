@@ -1,0 +1,84 @@
+/**
+ * One mapping from failures to HTTP answers, so every route says the same thing the same way:
+ * `{ error: { code, status, message } }`, where the message names what was wrong and why.
+ */
+import { ClipstreamError, type ErrorCode } from '../../shared/errors.ts';
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  BAD_REQUEST: 400,
+  RECORD_INVALID: 400,
+  TEXT_EMPTY: 400,
+  TEXT_INVALID_UTF8: 400,
+  IMAGE_EMPTY: 400,
+  IMAGE_DECODE_FAILED: 400,
+  IMAGE_FORMAT_REFUSED: 415,
+  VECTOR_INVALID: 400,
+  TEXT_TOO_LONG: 413,
+  IMAGE_TOO_LARGE: 413,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  SOURCE_NOT_FOUND: 404,
+  SOURCE_UNREACHABLE: 502,
+  STORE_UNAVAILABLE: 503,
+  STORE_SCHEMA_MISMATCH: 503,
+  ENCODER_OVERLOADED: 503,
+  ENCODER_CLOSED: 503,
+  MODEL_NOT_FOUND: 503,
+  STORE_REQUEST_FAILED: 502,
+  ENCODER_FAILED: 500,
+};
+
+export interface ErrorAnswer {
+  status: number;
+  code: string;
+  message: string;
+}
+
+interface FastifyLikeError {
+  statusCode?: number;
+  code?: string;
+  message: string;
+  validation?: unknown;
+  validationContext?: string;
+}
+
+/** Fastify's own errors (body too large, bad JSON, schema validation) keep their status; the cause gets a stable code. */
+function fromFastify(err: FastifyLikeError): ErrorAnswer | undefined {
+  if (err.validation) {
+    return { status: 400, code: 'BAD_REQUEST', message: `invalid request: ${err.message}` };
+  }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.code === 'FST_REQ_FILE_TOO_LARGE' || err.statusCode === 413) {
+    return { status: 413, code: 'REQUEST_TOO_LARGE', message: `request too large: ${err.message}` };
+  }
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415) {
+    return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: err.message };
+  }
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return { status: err.statusCode, code: 'BAD_REQUEST', message: err.message };
+  }
+  return undefined;
+}
+
+export function errorAnswer(err: unknown): ErrorAnswer {
+  if (err instanceof ClipstreamError) {
+    return { status: STATUS[err.code] ?? 500, code: err.code, message: err.message };
+  }
+  if (err && typeof err === 'object' && 'message' in err) {
+    const answer = fromFastify(err as FastifyLikeError);
+    if (answer) return answer;
+  }
+  return { status: 500, code: 'INTERNAL', message: 'internal error' };
+}
+
+/**
+ * Resolves with the promise or rejects with `onTimeout()` after `ms`. The underlying work is not
+ * cancelled (ORT runs cannot be), but the client gets a definite answer instead of a hang.
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+    timer.unref?.();
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}

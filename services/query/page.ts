@@ -1,0 +1,240 @@
+/**
+ * The search page: one HTML document with its CSS and JS inline, served at `/`. No build step:
+ * it is a few hundred lines that talk to the same public API any client uses (`/v1/search`,
+ * `/v1/collections`, thumbnails through `/v1/items/:id/thumbnail`), so it needs no privileges
+ * and never sees store or S3 credentials.
+ */
+
+/** Content-Security-Policy for the page: nothing but this origin, blobs (authorised thumbnails) and data URLs. */
+export const PAGE_CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const STYLE = String.raw`
+:root { --fg:#1d232b; --muted:#67707c; --line:#dfe3e8; --bg:#f6f7f9; --card:#fff; --accent:#2557d6; --warn:#a15c00; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK JP",sans-serif; color:var(--fg); background:var(--bg); }
+header { display:flex; align-items:baseline; gap:1rem; padding:.8rem 1.5rem; background:var(--card); border-bottom:1px solid var(--line); flex-wrap:wrap; }
+header h1 { font-size:1.2rem; margin:0; letter-spacing:.02em; }
+header .meta { color:var(--muted); font-size:.85rem; }
+header .warn { color:var(--warn); font-weight:600; font-size:.85rem; }
+header nav { margin-left:auto; font-size:.85rem; } header nav a { color:var(--accent); margin-left:.8rem; }
+main { max-width:1200px; margin:0 auto; padding:1.2rem 1.5rem 3rem; }
+form { display:grid; grid-template-columns: 1fr auto; gap:.7rem; }
+.query { display:flex; gap:.5rem; }
+.query input[type=search] { flex:1; font-size:1.05rem; padding:.6rem .8rem; border:1px solid var(--line); border-radius:8px; }
+button { font:inherit; padding:.55rem 1.1rem; border-radius:8px; border:1px solid var(--accent); background:var(--accent); color:#fff; cursor:pointer; }
+button.ghost { background:transparent; color:var(--accent); }
+.drop { grid-row: span 2; width:170px; min-height:96px; border:2px dashed var(--line); border-radius:10px; display:flex; align-items:center; justify-content:center; text-align:center; color:var(--muted); font-size:.85rem; padding:.4rem; cursor:pointer; position:relative; background:var(--card); }
+.drop.over { border-color:var(--accent); color:var(--accent); }
+.drop img { max-width:100%; max-height:86px; border-radius:6px; }
+.drop input { display:none; }
+.options { display:flex; gap:1rem; flex-wrap:wrap; align-items:center; color:var(--muted); font-size:.9rem; }
+.options select, .options input { font:inherit; padding:.2rem .4rem; border:1px solid var(--line); border-radius:6px; }
+.options input[name=lang] { width:5.5rem; }
+#status { margin:1rem 0 .6rem; color:var(--muted); font-size:.9rem; min-height:1.3em; }
+#status .timings b { color:var(--fg); font-weight:600; }
+#status.error { color:#b3261e; }
+.grid { display:grid; grid-template-columns:repeat(auto-fill,minmax(170px,1fr)); gap:.9rem; }
+.hit { background:var(--card); border:1px solid var(--line); border-radius:10px; overflow:hidden; display:flex; flex-direction:column; }
+.hit .thumb { aspect-ratio:1; background:#eef0f3; display:flex; align-items:center; justify-content:center; overflow:hidden; }
+.hit .thumb img { width:100%; height:100%; object-fit:cover; }
+.hit .thumb.text { padding:.8rem; font-size:.92rem; align-items:flex-start; justify-content:flex-start; background:#fbfbf7; overflow:auto; }
+.hit .body { padding:.5rem .6rem .6rem; font-size:.82rem; display:flex; flex-direction:column; gap:.2rem; }
+.hit .title { font-weight:600; font-size:.88rem; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
+.hit .row { display:flex; gap:.35rem; align-items:center; flex-wrap:wrap; color:var(--muted); }
+.badge { display:inline-block; padding:0 .35rem; border-radius:4px; background:#eef2fb; color:#2b4a9a; font-size:.75rem; }
+.badge.lang { background:#eef7ee; color:#256029; }
+.score { margin-left:auto; font-variant-numeric:tabular-nums; color:var(--fg); }
+.hit .more { font-size:.78rem; padding:.15rem .5rem; margin-top:.2rem; align-self:flex-start; }
+.group { margin-bottom:1.3rem; }
+.group h2 { font-size:.95rem; margin:.2rem 0 .5rem; color:var(--muted); font-weight:600; }
+.group h2 b { color:var(--fg); }
+.empty { color:var(--muted); padding:2rem 0; text-align:center; }
+`;
+
+const SCRIPT = String.raw`
+const $ = (s) => document.querySelector(s);
+const state = { image: null, key: sessionStorage.getItem('clipstream-key') || '' };
+const form = $('#search'), drop = $('#drop'), fileInput = $('#file'), status = $('#status'), results = $('#results');
+
+function headers(extra) { const h = Object.assign({}, extra || {}); if (state.key) h['x-api-key'] = state.key; return h; }
+function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; }
+
+async function api(path, init) {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const res = await fetch(path, Object.assign({}, init, { headers: headers(init && init.headers) }));
+    if (res.status === 401 && attempt === 0) {
+      const key = prompt('This service needs an API key:');
+      if (!key) return res;
+      state.key = key; sessionStorage.setItem('clipstream-key', key);
+      continue;
+    }
+    return res;
+  }
+}
+
+function setImage(file) {
+  state.image = file;
+  drop.replaceChildren();
+  if (!file) { drop.append(el('span', '', 'Drop an image here or click to choose')); return; }
+  const img = el('img'); img.alt = file.name; img.src = URL.createObjectURL(file);
+  drop.append(img);
+  const clear = el('button', 'ghost', '×'); clear.type = 'button'; clear.title = 'remove image';
+  clear.style.cssText = 'position:absolute;top:2px;right:2px;padding:0 .4rem';
+  clear.onclick = (ev) => { ev.stopPropagation(); fileInput.value = ''; setImage(null); };
+  drop.append(clear);
+}
+
+drop.addEventListener('click', () => fileInput.click());
+fileInput.addEventListener('change', () => { setImage(fileInput.files[0] || null); if (state.image) run(); });
+drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault(); drop.classList.remove('over');
+  const f = [...e.dataTransfer.files].find((x) => x.type.startsWith('image/'));
+  if (f) { setImage(f); run(); }
+});
+form.addEventListener('submit', (e) => { e.preventDefault(); run(); });
+
+function options() {
+  const o = { modality: form.modality.value, limit: Number(form.limit.value) };
+  if (form.group.checked) { o.group_by = 'product'; o.group_size = 3; }
+  const langs = form.lang.value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (langs.length) o.filter = { lang: langs.length === 1 ? langs[0] : langs };
+  return o;
+}
+
+async function run(pointId) {
+  const text = form.q.value.trim();
+  const o = options();
+  let init;
+  if (pointId) init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(Object.assign({ point_id: pointId }, o)) };
+  else if (state.image) {
+    const fd = new FormData();
+    for (const [k, v] of Object.entries(o)) fd.append(k, typeof v === 'object' ? JSON.stringify(v) : String(v));
+    fd.append('image', state.image, state.image.name || 'query.png');
+    init = { method: 'POST', body: fd };
+  } else if (text) init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(Object.assign({ text }, o)) };
+  else { status.textContent = 'Type a query or drop an image.'; return; }
+  status.className = ''; status.textContent = 'Searching…';
+  const started = performance.now();
+  let res, body;
+  try { res = await api('/v1/search', init); body = await res.json(); }
+  catch (err) { status.className = 'error'; status.textContent = 'Search failed: ' + err.message; return; }
+  if (!res.ok) { status.className = 'error'; status.textContent = (body.error && body.error.message) || ('HTTP ' + res.status); results.replaceChildren(); return; }
+  render(body, performance.now() - started);
+}
+
+function thumbnail(hit) {
+  const box = el('div', 'thumb');
+  const p = hit.payload || {};
+  if (hit.thumbnail) {
+    const img = el('img'); img.alt = p.title || ''; img.loading = 'lazy';
+    if (state.key) fetch(hit.thumbnail, { headers: headers() }).then((r) => r.ok ? r.blob() : null).then((b) => { if (b) img.src = URL.createObjectURL(b); });
+    else img.src = hit.thumbnail;
+    box.append(img);
+  } else {
+    box.classList.add('text');
+    box.textContent = p.text || p.title || '';
+  }
+  return box;
+}
+
+function card(hit) {
+  const p = hit.payload || {};
+  const c = el('article', 'hit');
+  c.dataset.testid = 'hit'; c.dataset.id = hit.id; c.dataset.product = p.product_id || ''; c.dataset.modality = p.modality || '';
+  c.append(thumbnail(hit));
+  const b = el('div', 'body');
+  b.append(el('div', 'title', p.title || p.source || hit.id));
+  const row = el('div', 'row');
+  row.append(el('span', 'badge', p.modality || '?'));
+  if (p.lang) row.append(el('span', 'badge lang', p.lang));
+  row.append(el('span', 'score', hit.score.toFixed(3)));
+  b.append(row);
+  if (p.product_id) b.append(el('div', 'row', 'product ' + p.product_id));
+  const more = el('button', 'ghost more', 'more like this'); more.type = 'button';
+  more.onclick = () => { form.q.value = ''; fileInput.value = ''; setImage(null); run(hit.id); };
+  b.append(more);
+  c.append(b);
+  return c;
+}
+
+function render(body, clientMs) {
+  const t = body.timings || {}, s = body.stages || {};
+  status.replaceChildren();
+  const span = el('span', 'timings');
+  const parts = [['encode', t.encode_ms], ['search', t.search_ms], ['server', t.total_ms], ['page', clientMs]];
+  parts.forEach(([name, ms], i) => { if (i) span.append(' · '); span.append(name + ' '); span.append(el('b', '', (ms ?? 0).toFixed(1) + ' ms')); });
+  status.append(span);
+  const stageText = body.query && body.query.mode === 'exact' ? 'exact 1024-d search' : 'stages 64→256→1024: ' + [s.l1, s.l2, s.final].join(' / ') + (s.source ? ' (' + s.source + ')' : '');
+  status.append(' · ' + stageText + (body.query && body.query.cached ? ' · cached embedding' : ''));
+  results.replaceChildren();
+  if (body.groups) {
+    if (!body.groups.length) results.append(el('div', 'empty', 'No results.'));
+    for (const g of body.groups) {
+      const sec = el('section', 'group'); sec.dataset.testid = 'group';
+      const h = el('h2', '', 'product '); h.append(el('b', '', String(g.product_id))); sec.append(h);
+      const grid = el('div', 'grid'); g.hits.forEach((hit) => grid.append(card(hit))); sec.append(grid);
+      results.append(sec);
+    }
+    return;
+  }
+  if (!body.hits.length) { results.append(el('div', 'empty', 'No results.')); return; }
+  const grid = el('div', 'grid'); body.hits.forEach((hit) => grid.append(card(hit))); results.append(grid);
+}
+
+api('/v1/collections').then((r) => r.ok ? r.json() : null).then((c) => {
+  if (!c) return;
+  const col = c.collections && c.collections[0];
+  const meta = $('#meta');
+  if (col) meta.textContent = col.points + ' items · ' + (col.model || c.model) + ' · dims ' + (col.dims || []).join('/');
+  if (c.test_model) $('#warn').textContent = 'TEST MODEL — not jina-clip-v2 quality';
+}).catch(() => {});
+setImage(null);
+`;
+
+export function searchPage(options: { title?: string } = {}): string {
+  const title = options.title ?? 'clipstream search';
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<header>
+  <h1>clipstream</h1>
+  <span class="meta" id="meta"></span>
+  <span class="warn" id="warn"></span>
+  <nav><a href="/docs">API docs</a><a href="/metrics">metrics</a></nav>
+</header>
+<main>
+  <form id="search" autocomplete="off">
+    <div class="query">
+      <input type="search" name="q" id="q" placeholder="Search in any language: red shoes, rote Schuhe, 赤い靴 …" autofocus>
+      <button type="submit" id="go">Search</button>
+    </div>
+    <div class="drop" id="drop" data-testid="drop" role="button" tabindex="0" title="query by image"></div>
+    <div class="options">
+      <label>show <select name="modality"><option value="any">images and texts</option><option value="image">images</option><option value="text">texts</option></select></label>
+      <label>results <select name="limit"><option>10</option><option selected>20</option><option>50</option></select></label>
+      <label><input type="checkbox" name="group"> group by product</label>
+      <label>language <input name="lang" placeholder="e.g. de,fr"></label>
+    </div>
+  </form>
+  <input type="file" id="file" accept="image/*" hidden>
+  <div id="status" role="status"></div>
+  <div id="results"></div>
+</main>
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}

@@ -1,0 +1,235 @@
+/**
+ * One search, end to end: resolve the query (text, image or stored point) to a full-width
+ * vector — once, through the embedding cache — then run the coarse-to-fine cascade (or exact
+ * search, or product groups) in the store with the translated filter. Every external call has
+ * a deadline, so a stuck encoder or store turns into a 503 with a reason, never a hang.
+ */
+import type { QdrantClient } from '@qdrant/js-client-rest';
+import type { Config } from '../../shared/config/index.ts';
+import type { ClipEncoder } from '../../shared/encoder/index.ts';
+import type { MatryoshkaVectors } from '../../shared/encoder/types.ts';
+import { ClipstreamError } from '../../shared/errors.ts';
+import type { LoadedCalibration } from '../../shared/store/calibrate.ts';
+import {
+  checkStageLimits,
+  coarseToFineGroups,
+  coarseToFineSearch,
+  exactSearch,
+  excludeIds,
+  searchByPoint,
+  sortedDims,
+  storedStageVectors,
+  type HitGroup,
+  type SearchHit,
+  type SearchTarget,
+} from '../../shared/store/coarse-to-fine.ts';
+import { httpStatus, isTransientStoreError, storeMessage } from '../../shared/store/retry.ts';
+import { imageKey, normaliseQueryText, QueryEmbeddingCache, type QueryKind } from './cache.ts';
+import { toQdrantFilter, type Modality } from './filter.ts';
+import { withDeadline } from './http-errors.ts';
+import { checkImage, decodeBase64Image, fetchImageUrl } from './image-input.ts';
+import type { QueryMetrics } from './metrics.ts';
+import type { SearchRequest } from './schemas.ts';
+
+/** What the service needs of the encoder (tests and benchmarks may pass a stand-in). */
+export type QueryEncoder = Pick<ClipEncoder, 'encodeText' | 'encodeImage' | 'model'>;
+
+export interface StoreHandle {
+  client: QdrantClient;
+  /** Named in error messages. */
+  url: string;
+}
+
+export interface Hit extends SearchHit {
+  thumbnail?: string;
+}
+
+export interface SearchResponse {
+  query: { kind: 'text' | 'image' | 'point'; modality: Modality; cached: boolean; mode: 'coarse_to_fine' | 'exact' };
+  model: string;
+  stages: { dims: number[]; limits: number[]; source: 'request' | 'calibration' | 'default' };
+  hits?: Hit[];
+  groups?: Array<{ product_id: string | number; hits: Hit[] }>;
+  timings: { encode_ms: number; search_ms: number; total_ms: number };
+}
+
+export interface SearcherOptions {
+  encoder: QueryEncoder;
+  store: StoreHandle;
+  /** Collection or alias to search. */
+  collection: string;
+  dims: readonly number[];
+  limits: Config['server']['query'];
+  calibration: LoadedCalibration;
+  metrics: QueryMetrics;
+}
+
+type ResolvedQuery =
+  | { kind: 'text' | 'image'; vector: Float32Array; cached: boolean; encodeMs: number }
+  | { kind: 'point'; id: string; cached: false; encodeMs: 0 };
+
+export class QuerySearcher {
+  readonly cache: QueryEmbeddingCache;
+  readonly target: SearchTarget;
+  private readonly fullDim: number;
+
+  constructor(private readonly o: SearcherOptions) {
+    this.cache = new QueryEmbeddingCache(o.limits.cacheSize, (kind, hit) => o.metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }));
+    this.target = { client: o.store.client, collection: o.collection, dims: sortedDims(o.dims) };
+    this.fullDim = this.target.dims.at(-1)!;
+  }
+
+  async search(req: SearchRequest, upload?: Buffer): Promise<SearchResponse> {
+    const started = performance.now();
+    const modality = req.modality ?? 'any';
+    const limit = req.limit ?? 10;
+    const offset = req.offset ?? 0;
+    const grouped = req.group_by === 'product';
+    if (grouped && offset > 0) throw new ClipstreamError('BAD_REQUEST', 'offset cannot be combined with group_by (page through groups by raising limit)');
+    if (grouped && req.exact) throw new ClipstreamError('BAD_REQUEST', 'exact cannot be combined with group_by');
+    if (req.exact && req.stages) throw new ClipstreamError('BAD_REQUEST', 'stages cannot be combined with exact (exact search has no coarse stages)');
+
+    const query = await this.resolve(req, upload);
+    const stages = this.stageLimits(req.stages, limit + offset);
+    const filter = toQdrantFilter(req.filter, { modality });
+    const withPayload = req.with_payload ?? true;
+
+    const searchStarted = performance.now();
+    const mode = req.exact ? 'exact' : 'coarse_to_fine';
+    let hits: SearchHit[] | undefined;
+    let groups: HitGroup[] | undefined;
+    if (grouped) {
+      const pointVectors = query.kind === 'point' ? await this.storeCall('read the query point', () => storedStageVectors(this.target, query.id)) : undefined;
+      const vector = query.kind === 'point' ? pointVectors!.get(this.fullDim)! : query.vector;
+      groups = await this.storeCall('group search', () =>
+        coarseToFineGroups(this.target, {
+          vector,
+          limit,
+          filter: query.kind === 'point' ? excludeIds(filter, [query.id]) : filter,
+          stageLimits: stages.limits,
+          withPayload,
+          groupBy: 'product_id',
+          groupSize: req.group_size ?? 3,
+        }),
+      );
+    } else if (query.kind === 'point') {
+      if (req.exact) {
+        const vectors = await this.storeCall('read the query point', () => storedStageVectors(this.target, query.id));
+        hits = await this.storeCall('exact search', () =>
+          exactSearch(this.target, { vector: vectors.get(this.fullDim)!, limit, offset, filter: excludeIds(filter, [query.id]), withPayload }),
+        );
+      } else {
+        hits = await this.storeCall('point search', () =>
+          searchByPoint(this.target, query.id, { limit, offset, filter, stageLimits: stages.limits, withPayload }),
+        );
+      }
+    } else if (req.exact) {
+      hits = await this.storeCall('exact search', () => exactSearch(this.target, { vector: query.vector, limit, offset, filter, withPayload }));
+    } else {
+      hits = await this.storeCall('search', () =>
+        coarseToFineSearch(this.target, { vector: query.vector, limit, offset, filter, stageLimits: stages.limits, withPayload }),
+      );
+    }
+    const searchMs = performance.now() - searchStarted;
+    this.o.metrics.searchSeconds.observe({ mode: grouped ? 'groups' : mode }, searchMs / 1000);
+    if (!req.exact) stages.limits.forEach((n, i) => this.o.metrics.candidates.observe({ stage: `mrl_${this.target.dims[i]}` }, n));
+    this.o.metrics.candidates.observe({ stage: `mrl_${this.fullDim}` }, limit + offset);
+
+    return {
+      query: { kind: query.kind, modality, cached: query.cached, mode },
+      model: this.o.encoder.model.modelId,
+      stages: req.exact
+        ? { dims: [this.fullDim], limits: [limit + offset], source: 'request' }
+        : { dims: [...this.target.dims], limits: [...stages.limits, limit + offset], source: stages.source },
+      ...(hits ? { hits: hits.map(withThumbnail) } : {}),
+      ...(groups ? { groups: groups.map((g) => ({ product_id: g.id, hits: g.hits.map(withThumbnail) })) } : {}),
+      timings: { encode_ms: round(query.encodeMs), search_ms: round(searchMs), total_ms: round(performance.now() - started) },
+    };
+  }
+
+  /** Encodes text/image queries (through the cache); point queries are read by the store call itself. */
+  private async resolve(req: SearchRequest, upload: Buffer | undefined): Promise<ResolvedQuery> {
+    const given = [req.text !== undefined, req.image !== undefined || upload !== undefined, req.point_id !== undefined].filter(Boolean).length;
+    if (given !== 1) {
+      throw new ClipstreamError('BAD_REQUEST', `give exactly one of text, image or point_id (got ${given === 0 ? 'none' : 'several'})`);
+    }
+    if (req.point_id !== undefined) return { kind: 'point', id: req.point_id.toLowerCase(), cached: false, encodeMs: 0 };
+    if (req.text !== undefined) {
+      const text = normaliseQueryText(req.text);
+      if (text === '') throw new ClipstreamError('TEXT_EMPTY', 'the query text is empty', { item: 'text' });
+      const chars = [...text].length;
+      if (chars > this.o.limits.maxTextChars) {
+        throw new ClipstreamError('TEXT_TOO_LONG', `query text is ${chars} characters, over the ${this.o.limits.maxTextChars}-character limit (QUERY_MAX_TEXT_CHARS)`, {
+          item: 'text',
+        });
+      }
+      return this.encode('text', text, () => this.o.encoder.encodeText({ text, query: true, item: 'query text' }));
+    }
+    let bytes: Buffer;
+    let item: string;
+    if (upload) [bytes, item] = [upload, 'uploaded image'];
+    else if (req.image?.base64 !== undefined) [bytes, item] = [decodeBase64Image(req.image.base64, this.o.limits), 'image.base64'];
+    else [bytes, item] = [await fetchImageUrl(req.image!.url!, this.o.limits), req.image!.url!];
+    await checkImage(bytes, this.o.limits, item);
+    return this.encode('image', imageKey(bytes), () => this.o.encoder.encodeImage({ bytes, item }));
+  }
+
+  private async encode(kind: QueryKind, key: string, run: () => Promise<MatryoshkaVectors>): Promise<ResolvedQuery & { kind: QueryKind }> {
+    const started = performance.now();
+    const { vectors, cached } = await this.cache.get(kind, key, () =>
+      withDeadline(run(), this.o.limits.timeoutMs, () => new ClipstreamError('ENCODER_OVERLOADED', `the encoder did not answer within ${this.o.limits.timeoutMs} ms`)),
+    );
+    const encodeMs = performance.now() - started;
+    if (!cached) this.o.metrics.encodeSeconds.observe({ kind }, encodeMs / 1000);
+    const vector = vectors[this.fullDim];
+    if (!vector) throw new ClipstreamError('VECTOR_INVALID', `the encoder gave no ${this.fullDim}-d vector`);
+    return { kind, vector, cached, encodeMs };
+  }
+
+  /**
+   * Stage limits: the request's, else the calibrated/default ones. Defaults are widened when the
+   * window (limit + offset) asks for more than they keep; explicit ones are checked as given.
+   */
+  stageLimits(requested: number[] | undefined, window: number): { limits: number[]; source: 'request' | 'calibration' | 'default' } {
+    if (requested) {
+      checkStageLimits(this.target.dims, requested, window);
+      return { limits: requested, source: 'request' };
+    }
+    const limits = this.o.calibration.stageLimits.map((l) => Math.max(l, window));
+    return { limits, source: this.o.calibration.source };
+  }
+
+  /** A store call with a deadline; transport failures become STORE_UNAVAILABLE naming the store. */
+  async storeCall<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const { url } = this.o.store;
+    const ms = this.o.limits.timeoutMs;
+    try {
+      return await withDeadline(fn(), ms, () => new ClipstreamError('STORE_UNAVAILABLE', `store at ${url} did not answer within ${ms} ms (${operation})`));
+    } catch (err) {
+      throw storeError(err, url, operation, this.o.collection);
+    }
+  }
+}
+
+export function storeError(err: unknown, url: string, operation: string, collection: string): ClipstreamError {
+  if (err instanceof ClipstreamError) return err;
+  if (isTransientStoreError(err)) {
+    return new ClipstreamError('STORE_UNAVAILABLE', `store at ${url} unavailable (${operation}): ${storeMessage(err)}`, { cause: err });
+  }
+  const status = httpStatus(err);
+  if (status === 404) {
+    return new ClipstreamError('STORE_UNAVAILABLE', `collection ${collection} not found at ${url} (nothing ingested yet?): ${storeMessage(err)}`, { cause: err });
+  }
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new ClipstreamError('BAD_REQUEST', `the store refused the ${operation}: ${storeMessage(err)}`, { cause: err });
+  }
+  return new ClipstreamError('STORE_REQUEST_FAILED', `${operation} failed at ${url}: ${storeMessage(err)}`, { cause: err });
+}
+
+function withThumbnail(hit: SearchHit): Hit {
+  return hit.payload?.modality === 'image' ? { ...hit, thumbnail: `/v1/items/${hit.id}/thumbnail` } : hit;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
