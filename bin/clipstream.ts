@@ -8,6 +8,7 @@ import * as configCommand from './commands/config.ts';
 import * as encodeCommand from './commands/encode.ts';
 import * as calibrateCommand from './commands/calibrate.ts';
 import * as modelCommand from './commands/model.ts';
+import * as storeCommand from './commands/store.ts';
 
 const program = new Command()
   .name('clipstream')
@@ -15,7 +16,7 @@ const program = new Command()
   .version('0.1.0')
   .showHelpAfterError();
 
-for (const command of [configCommand, encodeCommand, calibrateCommand, modelCommand]) command.register(program);
+for (const command of [configCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,159 @@
+/**
+ * Binary encoding of point operations for the log. Vectors travel as raw little-endian float32
+ * (4-byte aligned inside the frame, so replay reads them through zero-copy views); payload-only
+ * operations are small JSON documents. Filters are resolved to ids before logging, so replay is
+ * deterministic whatever the payload state was.
+ */
+import os from 'node:os';
+import type { PointId } from './ids.ts';
+import { uuidFromBytes, uuidToBytes } from './ids.ts';
+import type { Payload } from './payload.ts';
+
+if (os.endianness() !== 'LE') throw new Error('the embedded store writes little-endian float32 and needs a little-endian CPU');
+
+export interface PointWrite {
+  id: PointId;
+  version: number;
+  payload: Payload | null;
+  vectors: Array<[name: string, values: Float32Array]>;
+}
+
+export type PointOp =
+  | { kind: 'upsert'; points: PointWrite[] }
+  | { kind: 'update_vectors'; points: PointWrite[] }
+  | { kind: 'delete'; ids: PointId[] }
+  | { kind: 'set_payload'; ids: PointId[]; payload: Payload; key: string | null }
+  | { kind: 'overwrite_payload'; ids: PointId[]; payload: Payload }
+  | { kind: 'delete_payload'; ids: PointId[]; keys: string[] }
+  | { kind: 'clear_payload'; ids: PointId[] }
+  | { kind: 'delete_vectors'; ids: PointId[]; names: string[] };
+
+const KIND_CODES: Record<PointOp['kind'], number> = {
+  upsert: 1,
+  update_vectors: 2,
+  delete: 3,
+  set_payload: 4,
+  overwrite_payload: 5,
+  delete_payload: 6,
+  clear_payload: 7,
+  delete_vectors: 8,
+};
+const KINDS = Object.fromEntries(Object.entries(KIND_CODES).map(([k, v]) => [v, k])) as Record<number, PointOp['kind']>;
+const NULL_PAYLOAD = 0xffffffff;
+
+const pad4 = (n: number) => (n + 3) & ~3;
+
+export function encodeOp(op: PointOp, opId: number): Buffer {
+  if (op.kind === 'upsert' || op.kind === 'update_vectors') return encodePoints(KIND_CODES[op.kind], opId, op.points);
+  const { kind, ...rest } = op;
+  const json = Buffer.from(JSON.stringify(rest), 'utf8');
+  const buf = Buffer.alloc(pad4(16 + json.length));
+  buf.writeUInt8(KIND_CODES[kind], 0);
+  buf.writeDoubleLE(opId, 4);
+  buf.writeUInt32LE(json.length, 12);
+  json.copy(buf, 16);
+  return buf;
+}
+
+function encodePoints(code: number, opId: number, points: PointWrite[]): Buffer {
+  const payloads: (Buffer | null)[] = new Array(points.length);
+  let size = 16;
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i]!;
+    const json = p.payload === null ? null : Buffer.from(JSON.stringify(p.payload), 'utf8');
+    payloads[i] = json;
+    size += 4 + 16 + 8 + 4 + pad4(json ? json.length : 0) + 4;
+    for (const [name, values] of p.vectors) size += 4 + pad4(Buffer.byteLength(name)) + 4 + values.length * 4;
+  }
+  const buf = Buffer.alloc(size);
+  buf.writeUInt8(code, 0);
+  buf.writeDoubleLE(opId, 4);
+  buf.writeUInt32LE(points.length, 12);
+  let off = 16;
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i]!;
+    if (typeof p.id === 'number') {
+      buf.writeUInt32LE(0, off);
+      buf.writeDoubleLE(p.id, off + 4);
+    } else {
+      buf.writeUInt32LE(1, off);
+      uuidToBytes(p.id, buf, off + 4);
+    }
+    off += 20;
+    buf.writeDoubleLE(p.version, off);
+    off += 8;
+    const json = payloads[i]!;
+    if (json === null) {
+      buf.writeUInt32LE(NULL_PAYLOAD, off);
+      off += 4;
+    } else {
+      buf.writeUInt32LE(json.length, off);
+      json.copy(buf, off + 4);
+      off += 4 + pad4(json.length);
+    }
+    buf.writeUInt32LE(p.vectors.length, off);
+    off += 4;
+    for (const [name, values] of p.vectors) {
+      const nameLen = buf.write(name, off + 4, 'utf8');
+      buf.writeUInt32LE(nameLen, off);
+      off += 4 + pad4(nameLen);
+      buf.writeUInt32LE(values.length, off);
+      off += 4;
+      buf.set(new Uint8Array(values.buffer, values.byteOffset, values.length * 4), off);
+      off += values.length * 4;
+    }
+  }
+  return buf;
+}
+
+/**
+ * Decodes a frame body. Vectors of upserts are views into `body` (valid only while the caller
+ * holds the frame); the caller copies them into storage before reading the next frame.
+ */
+export function decodeOp(body: Buffer): { op: PointOp; opId: number } {
+  const code = body.readUInt8(0);
+  const kind = KINDS[code];
+  if (!kind) throw new Error(`unknown log record kind ${code}`);
+  const opId = body.readDoubleLE(4);
+  if (kind !== 'upsert' && kind !== 'update_vectors') {
+    const len = body.readUInt32LE(12);
+    const rest = JSON.parse(body.toString('utf8', 16, 16 + len)) as object;
+    return { op: { kind, ...rest } as PointOp, opId };
+  }
+  const count = body.readUInt32LE(12);
+  const points: PointWrite[] = new Array(count);
+  let off = 16;
+  for (let i = 0; i < count; i++) {
+    const tag = body.readUInt32LE(off);
+    const id: PointId = tag === 0 ? body.readDoubleLE(off + 4) : uuidFromBytes(body, off + 4);
+    off += 20;
+    const version = body.readDoubleLE(off);
+    off += 8;
+    const plen = body.readUInt32LE(off);
+    off += 4;
+    let payload: Payload | null = null;
+    if (plen !== NULL_PAYLOAD) {
+      payload = JSON.parse(body.toString('utf8', off, off + plen)) as Payload;
+      off += pad4(plen);
+    }
+    const nvec = body.readUInt32LE(off);
+    off += 4;
+    const vectors: Array<[string, Float32Array]> = new Array(nvec);
+    for (let v = 0; v < nvec; v++) {
+      const nameLen = body.readUInt32LE(off);
+      const name = body.toString('utf8', off + 4, off + 4 + nameLen);
+      off += 4 + pad4(nameLen);
+      const dim = body.readUInt32LE(off);
+      off += 4;
+      const start = body.byteOffset + off;
+      const values =
+        start % 4 === 0
+          ? new Float32Array(body.buffer, start, dim)
+          : new Float32Array(new Uint8Array(body.subarray(off, off + dim * 4)).buffer);
+      off += dim * 4;
+      vectors[v] = [name, values];
+    }
+    points[i] = { id, version, payload, vectors };
+  }
+  return { op: { kind, points }, opId };
+}

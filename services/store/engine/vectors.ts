@@ -1,0 +1,183 @@
+/**
+ * Dense vector storage for one named vector: fixed-size Float32Array chunks indexed by slot.
+ * Chunks (not one slab grown by doubling) keep growth copy-free at any size, so a 200k-point
+ * collection never holds an old and a new slab at once and never over-allocates by more than
+ * one chunk. Only the first chunk grows (by doubling) so small collections stay small.
+ */
+export type Distance = 'Cosine' | 'Dot' | 'Euclid' | 'Manhattan';
+
+export const CHUNK_BITS = 12;
+export const CHUNK_SLOTS = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK_SLOTS - 1;
+const FIRST_CHUNK_SLOTS = 16;
+
+/** Cosine and Dot rank by similarity (higher first); Euclid and Manhattan by distance (lower first). */
+export function higherIsBetter(distance: Distance): boolean {
+  return distance === 'Cosine' || distance === 'Dot';
+}
+
+export class VectorColumn {
+  readonly dim: number;
+  readonly distance: Distance;
+  readonly chunks: Float32Array[] = [];
+  /** 1 where the slot holds a vector of this name; 0 for empty, deleted or vector-less slots. */
+  present: Uint8Array = new Uint8Array(FIRST_CHUNK_SLOTS);
+  count = 0;
+  private firstChunkSlots = 0;
+
+  constructor(dim: number, distance: Distance) {
+    this.dim = dim;
+    this.distance = distance;
+  }
+
+  /** Makes room for slots [0, slots). */
+  ensureCapacity(slots: number): void {
+    if (this.present.length < slots) {
+      let n = this.present.length;
+      while (n < slots) n *= 2;
+      const grown = new Uint8Array(n);
+      grown.set(this.present);
+      this.present = grown;
+    }
+    if (slots <= CHUNK_SLOTS) {
+      if (this.firstChunkSlots >= slots) return;
+      let n = Math.max(FIRST_CHUNK_SLOTS, this.firstChunkSlots);
+      while (n < slots) n *= 2;
+      n = Math.min(n, CHUNK_SLOTS);
+      const grown = new Float32Array(n * this.dim);
+      if (this.chunks.length > 0) grown.set(this.chunks[0]!);
+      this.chunks[0] = grown;
+      this.firstChunkSlots = n;
+      return;
+    }
+    if (this.firstChunkSlots < CHUNK_SLOTS) this.ensureCapacity(CHUNK_SLOTS);
+    const needed = (slots + CHUNK_MASK) >>> CHUNK_BITS;
+    while (this.chunks.length < needed) this.chunks.push(new Float32Array(CHUNK_SLOTS * this.dim));
+  }
+
+  has(slot: number): boolean {
+    return slot < this.present.length && this.present[slot] === 1;
+  }
+
+  /** Stores `values` (already normalised for Cosine by the caller). */
+  set(slot: number, values: Float32Array): void {
+    const chunk = this.chunks[slot >>> CHUNK_BITS]!;
+    chunk.set(values, (slot & CHUNK_MASK) * this.dim);
+    if (this.present[slot] === 0) {
+      this.present[slot] = 1;
+      this.count++;
+    }
+  }
+
+  clear(slot: number): void {
+    if (slot < this.present.length && this.present[slot] === 1) {
+      this.present[slot] = 0;
+      this.count--;
+    }
+  }
+
+  /** A view (no copy) of the slot's vector; valid until the slot is rewritten. */
+  view(slot: number): Float32Array {
+    const off = (slot & CHUNK_MASK) * this.dim;
+    return this.chunks[slot >>> CHUNK_BITS]!.subarray(off, off + this.dim);
+  }
+
+  /** Score of one stored vector against a prepared query (see prepareQuery). */
+  score(slot: number, query: Float32Array): number {
+    const chunk = this.chunks[slot >>> CHUNK_BITS]!;
+    const off = (slot & CHUNK_MASK) * this.dim;
+    switch (this.distance) {
+      case 'Cosine':
+      case 'Dot':
+        return dot(chunk, off, query, this.dim);
+      case 'Euclid':
+        return Math.sqrt(squaredL2(chunk, off, query, this.dim));
+      case 'Manhattan':
+        return l1(chunk, off, query, this.dim);
+    }
+  }
+
+  /** Bytes of vector data held, for memory accounting. */
+  allocatedBytes(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.byteLength;
+    return n + this.present.byteLength;
+  }
+}
+
+/** Converts a request vector into the stored/query form: Cosine vectors are unit length. */
+export function prepareVector(distance: Distance, values: ArrayLike<number>, out?: Float32Array): Float32Array {
+  const v = out ?? new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) v[i] = values[i]!;
+  if (distance === 'Cosine') normaliseInPlace(v);
+  return v;
+}
+
+export function normaliseInPlace(v: Float32Array): void {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
+  if (sum === 0) return;
+  const inv = 1 / Math.sqrt(sum);
+  for (let i = 0; i < v.length; i++) v[i] = v[i]! * inv;
+}
+
+export function dot(a: Float32Array, off: number, q: Float32Array, dim: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  const end4 = dim & ~3;
+  for (; i < end4; i += 4) {
+    s0 += a[off + i]! * q[i]!;
+    s1 += a[off + i + 1]! * q[i + 1]!;
+    s2 += a[off + i + 2]! * q[i + 2]!;
+    s3 += a[off + i + 3]! * q[i + 3]!;
+  }
+  for (; i < dim; i++) s0 += a[off + i]! * q[i]!;
+  return s0 + s1 + s2 + s3;
+}
+
+export function squaredL2(a: Float32Array, off: number, q: Float32Array, dim: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let i = 0;
+  const end2 = dim & ~1;
+  for (; i < end2; i += 2) {
+    const d0 = a[off + i]! - q[i]!;
+    const d1 = a[off + i + 1]! - q[i + 1]!;
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+  }
+  if (i < dim) {
+    const d = a[off + i]! - q[i]!;
+    s0 += d * d;
+  }
+  return s0 + s1;
+}
+
+export function l1(a: Float32Array, off: number, q: Float32Array, dim: number): number {
+  let s = 0;
+  for (let i = 0; i < dim; i++) s += Math.abs(a[off + i]! - q[i]!);
+  return s;
+}
+
+/**
+ * The shortest decimal that reads back as the same float32, so a vector or score Qdrant would
+ * print as 0.1 is not printed as 0.10000000149011612.
+ */
+export function shortestF32(x: number): number {
+  if (x === 0 || !Number.isFinite(x)) return x;
+  const f = Math.fround(x);
+  for (let p = 6; p < 9; p++) {
+    const y = Number(f.toPrecision(p));
+    if (Math.fround(y) === f) return y;
+  }
+  return Number(f.toPrecision(9));
+}
+
+export function vectorToJson(v: Float32Array): number[] {
+  const out = new Array<number>(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = shortestF32(v[i]!);
+  return out;
+}

@@ -1,0 +1,150 @@
+/**
+ * A thin node:http server in front of the Store: routing, api-key check, body parsing and
+ * schema validation, and Qdrant's envelopes ({result, status:"ok", time} /
+ * {status:{error}, time}).
+ */
+import http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { StoreError } from '../engine/errors.ts';
+import type { Store } from '../engine/store.ts';
+import { matchRoute, ROUTES } from './routes.ts';
+import { validateBody, warmUp } from './validate.ts';
+
+/** The Qdrant version whose REST API (and OpenAPI document) this server follows. */
+export const COMPATIBLE_VERSION = '1.19.0';
+/** Qdrant's default service.max_request_size_mb. */
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+const HEALTH: Record<string, string> = {
+  '/healthz': 'healthz check passed',
+  '/livez': 'livez check passed',
+  '/readyz': 'all shards are ready',
+};
+
+export interface ServerOptions {
+  apiKey?: string;
+}
+
+export function createStoreServer(store: Store, opts: ServerOptions = {}): http.Server {
+  warmUp(ROUTES.flatMap((r) => (r.schema ? [r.schema] : [])));
+  const server = http.createServer((req, res) => {
+    handle(store, opts, req, res).catch((err) => {
+      if (!res.headersSent) sendError(res, process.hrtime.bigint(), err);
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 0;
+  return server;
+}
+
+async function handle(store: Store, opts: ServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const started = process.hrtime.bigint();
+  const url = new URL(req.url ?? '/', 'http://store');
+  const pathname = url.pathname.replace(/\/+$/, '') || '/';
+  const method = req.method ?? 'GET';
+
+  if (HEALTH[pathname] && method === 'GET') {
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(HEALTH[pathname]);
+    return;
+  }
+  if (opts.apiKey && !authorised(req, opts.apiKey)) {
+    await drain(req);
+    const provided = req.headers['api-key'] ?? req.headers.authorization;
+    throw new StoreError(401, provided ? 'Invalid API key or JWT' : 'Must provide an API key or an Authorization bearer token');
+  }
+  if (pathname === '/' && method === 'GET') {
+    sendJson(res, 200, JSON.stringify({ title: 'qdrant - vector search engine', version: COMPATIBLE_VERSION, commit: 'clipstream-embedded' }));
+    return;
+  }
+
+  const segments = pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+  const match = matchRoute(method, segments);
+  if (!match) {
+    await drain(req);
+    throw new StoreError(404, `Not found: no API at ${method} ${pathname}`);
+  }
+  if (!('route' in match)) {
+    await drain(req);
+    throw new StoreError(405, `Method ${method} is not allowed on ${pathname}`);
+  }
+  const { route, params } = match;
+  let body: Record<string, unknown> = {};
+  if (route.schema) {
+    const raw = await readBody(req);
+    try {
+      body = JSON.parse(raw.length === 0 ? 'null' : raw.toString('utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new StoreError(400, `Format error in JSON body: ${(err as Error).message}`);
+    }
+    if (body === null) throw new StoreError(400, 'Format error in JSON body: EOF while parsing a value at line 1 column 0');
+    validateBody(route.schema, body);
+  } else {
+    await drain(req);
+  }
+  const waitParam = url.searchParams.get('wait');
+  if (waitParam !== null && waitParam !== 'true' && waitParam !== 'false') {
+    throw new StoreError(400, `Query deserialize error: wait: provided string was not \`true\` or \`false\``);
+  }
+  const result = await route.handle({ store, params, body, write: { wait: waitParam === 'true' } });
+  sendJson(res, 200, `{"result":${JSON.stringify(result)},"status":"ok","time":${elapsed(started)}}`);
+}
+
+function authorised(req: http.IncomingMessage, apiKey: string): boolean {
+  const header = req.headers['api-key'];
+  const auth = req.headers.authorization;
+  const given = typeof header === 'string' ? header : typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(apiKey);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > MAX_BODY_BYTES) {
+      req.resume();
+      reject(new StoreError(413, `Payload too large: ${declared} bytes (limit ${MAX_BODY_BYTES})`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new StoreError(413, `Payload too large: more than ${MAX_BODY_BYTES} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+function drain(req: http.IncomingMessage): Promise<void> {
+  if (req.complete) return Promise.resolve();
+  return new Promise((resolve) => {
+    req.on('end', resolve);
+    req.on('error', () => resolve());
+    req.resume();
+  });
+}
+
+function elapsed(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+function sendJson(res: http.ServerResponse, status: number, json: string): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
+}
+
+function sendError(res: http.ServerResponse, started: bigint, err: unknown): void {
+  const status = err instanceof StoreError ? err.status : 500;
+  const message = err instanceof StoreError ? err.message : `Service internal error: ${err instanceof Error ? err.message : String(err)}`;
+  if (status === 500 && !(err instanceof StoreError)) process.stderr.write(`store: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  sendJson(res, status, JSON.stringify({ status: { error: message }, time: elapsed(started) }));
+}
