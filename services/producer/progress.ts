@@ -4,6 +4,7 @@
  * counting so the CLI bar, `--json` lines and the demo all read one `IngestProgress`.
  */
 import type { ItemFailure } from '../../shared/catalogue/types.ts';
+import { formatDuration, ProgressReporter, type ProgressStream } from '../../shared/progress/index.ts';
 
 export type IngestMode = 'embedded' | 'distributed';
 
@@ -114,34 +115,9 @@ export class ProgressTracker {
   }
 }
 
-export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
-}
-
-/** One line: `[#####-----] 120/300  40% · 35.2 items/s · ETA 0:05 · 2 failed`. */
-export function formatProgressLine(p: IngestProgress, width = 24): string {
-  const fraction = p.total > 0 ? Math.min(1, p.done / p.total) : 0;
-  const filled = Math.round(fraction * width);
-  const bar = p.phase === 'listing' && p.total === 0 ? '-'.repeat(width) : '#'.repeat(filled) + '-'.repeat(width - filled);
-  const total = p.phase === 'listing' ? `${p.total}+` : String(p.total);
-  const parts = [
-    `[${bar}] ${p.done}/${total}`,
-    p.phase === 'listing' ? 'listing' : `${Math.floor(fraction * 100)}%`,
-    `${p.itemsPerSec.toFixed(1)} items/s`,
-    p.etaMs !== undefined ? `ETA ${formatDuration(p.etaMs)}` : 'ETA --:--',
-    `${p.failed} failed`,
-  ];
-  if (p.skipped > 0) parts.push(`${p.skipped} unchanged`);
-  return parts.join(' · ');
-}
-
 export function formatSummary(s: IngestSummary, maxFailures = 20): string {
   const lines = [
-    `${s.interrupted ? 'interrupted' : 'done'}: ${s.total} items in ${formatDuration(s.elapsedMs)} (${s.itemsPerSec.toFixed(1)} items/s) — ` +
+    `${s.interrupted ? 'interrupted' : 'done'}: ${s.total} items in ${formatDuration(s.elapsedMs / 1000)} (${s.itemsPerSec.toFixed(1)} items/s) — ` +
       `${s.indexed} indexed, ${s.skipped} unchanged, ${s.failed} failed`,
     `run ${s.runId} (${s.mode}${s.model ? `, model ${s.model}` : ''}${s.store ? `, store ${s.store}` : ''})`,
   ];
@@ -153,63 +129,43 @@ export function formatSummary(s: IngestSummary, maxFailures = 20): string {
   return lines.join('\n');
 }
 
-/** A redrawn bar on a terminal, a line every few seconds otherwise; failures printed as they come. */
-export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): ProgressListener & { end(): void } {
-  const tty = stream.isTTY === true;
-  let last = 0;
-  let drawn = false;
-  const clear = () => {
-    if (tty && drawn) stream.write('\r\x1b[K');
-    drawn = false;
-  };
-  return {
-    progress(p) {
-      const now = Date.now();
-      const final = p.phase === 'done';
-      if (!final && now - last < (tty ? 100 : 2000)) return;
-      last = now;
-      if (tty) {
-        stream.write(`\r\x1b[K${formatProgressLine(p)}`);
-        drawn = true;
-      } else {
-        stream.write(formatProgressLine(p) + '\n');
-      }
-    },
-    failure(f) {
-      clear();
-      stream.write(`✗ ${f.item}: ${f.code}: ${f.reason}\n`);
-      last = 0;
-    },
-    notice(line) {
-      clear();
-      stream.write(line + '\n');
-      last = 0;
-    },
-    end() {
-      if (tty && drawn) stream.write('\n');
-      drawn = false;
-    },
-  };
-}
+export type IngestOutput = 'auto' | 'tty' | 'plain' | 'json' | 'silent';
 
-/** `--json`: one JSON object per line on stdout (`progress` at most once a second, every `failure`, then `summary`). */
-export function jsonProgress(write: (line: string) => void = (l) => process.stdout.write(l)): ProgressListener & { summary(s: IngestSummary): void } {
-  let last = 0;
+/**
+ * Renders an ingest run with the project's progress display: a bar on a terminal, a line every
+ * few seconds in logs, or JSON lines (`--json`: `progress` events, one `failure` event per bad
+ * item, then `summary`). Failures and notices go above the bar as they happen.
+ */
+export function ingestDisplay(
+  output: IngestOutput,
+  stream: ProgressStream = output === 'json' ? process.stdout : process.stderr,
+): Required<ProgressListener> & { finish(summary: IngestSummary): void } {
+  const reporter = new ProgressReporter({ label: 'ingest', unit: 'items', mode: output, stream, ascii: output !== 'tty' });
+  const json = reporter.mode === 'json';
+  const shown = { failed: 0, unchanged: 0 };
   return {
     progress(p) {
-      const now = Date.now();
-      if (p.phase !== 'done' && now - last < 1000) return;
-      last = now;
-      write(JSON.stringify({ type: 'progress', ...p }) + '\n');
+      // Counters appear only once non-zero, so a clean run's line stays short.
+      for (const [name, value] of [['failed', p.failed], ['unchanged', p.skipped]] as const) {
+        if (value > shown[name]) reporter.count(name, value - shown[name]);
+        shown[name] = value;
+      }
+      reporter.update(p.done, { total: p.phase === 'listing' ? undefined : p.total, detail: p.phase === 'listing' ? `listing… ${p.total} found` : undefined });
     },
     failure(f) {
-      write(JSON.stringify({ type: 'failure', ...f }) + '\n');
+      if (json) stream.write(JSON.stringify({ event: 'failure', ...f }) + '\n');
+      else if (reporter.mode !== 'silent') reporter.log(`✗ ${f.item}: ${f.code}: ${f.reason}`);
     },
     notice(line) {
-      write(JSON.stringify({ type: 'notice', message: line }) + '\n');
+      reporter.log(line);
     },
-    summary(s) {
-      write(JSON.stringify({ type: 'summary', ...s }) + '\n');
+    finish(summary) {
+      if (json) {
+        reporter.finish();
+        stream.write(JSON.stringify({ event: 'summary', ...summary }) + '\n');
+        return;
+      }
+      reporter.finish(reporter.mode === 'silent' ? undefined : formatSummary(summary));
     },
   };
 }

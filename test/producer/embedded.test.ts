@@ -4,7 +4,7 @@ import type { CatalogueItem, ItemFailure } from '../../shared/catalogue/types.ts
 import { ClipstreamError } from '../../shared/errors.ts';
 import { ItemProcessor } from '../../shared/pipeline/processor.ts';
 import { runEmbedded } from '../../services/producer/embedded.ts';
-import { formatProgressLine, formatSummary, ProgressTracker, type IngestProgress } from '../../services/producer/progress.ts';
+import { formatSummary, ingestDisplay, ProgressTracker, type IngestProgress } from '../../services/producer/progress.ts';
 import { ReadAhead } from '../../services/producer/read-ahead.ts';
 import { DIMS, FakeEncoder, FakeSink, textRecord } from '../pipeline/fakes.ts';
 
@@ -124,20 +124,32 @@ test('read-ahead lists up to its limit before the consumer pulls, then resumes',
   assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i));
 });
 
-test('progress line and summary show counts, rate, ETA and failures', () => {
-  const line = formatProgressLine({
+test('the display shows counts, failures as they happen and a summary; --json emits one event per line', () => {
+  const progress: IngestProgress = {
     runId: 'r', mode: 'embedded', phase: 'processing', total: 300, done: 120, indexed: 110, skipped: 8, failed: 2,
     elapsedMs: 4000, itemsPerSec: 30, etaMs: 6000,
-  });
-  assert.match(line, /120\/300/);
-  assert.match(line, /40%/);
-  assert.match(line, /30\.0 items\/s/);
-  assert.match(line, /ETA 0:06/);
-  assert.match(line, /2 failed/);
-  const summary = formatSummary({
-    runId: 'r', mode: 'embedded', total: 3, done: 3, indexed: 2, skipped: 0, failed: 1, elapsedMs: 1000, itemsPerSec: 3,
+  };
+  const summary = {
+    runId: 'r', mode: 'embedded' as const, total: 3, done: 3, indexed: 2, skipped: 0, failed: 1, elapsedMs: 1000, itemsPerSec: 3,
     interrupted: false, failures: [{ item: 's3://b/k.jpg', code: 'IMAGE_DECODE_FAILED', reason: 'corrupt JPEG' }],
-  });
-  assert.match(summary, /2 indexed, 0 unchanged, 1 failed/);
-  assert.match(summary, /s3:\/\/b\/k\.jpg: IMAGE_DECODE_FAILED: corrupt JPEG/);
+  };
+  let text = '';
+  const plain = ingestDisplay('plain', { write: (c: string) => (text += c) });
+  plain.progress(progress);
+  plain.failure(summary.failures[0]!);
+  plain.finish(summary);
+  assert.match(text, /120\/300/);
+  assert.match(text, /failed 2/);
+  assert.match(text, /✗ s3:\/\/b\/k\.jpg: IMAGE_DECODE_FAILED: corrupt JPEG/);
+  assert.match(formatSummary(summary), /2 indexed, 0 unchanged, 1 failed/);
+
+  let out = '';
+  const json = ingestDisplay('json', { write: (c: string) => (out += c) });
+  json.progress(progress);
+  json.failure(summary.failures[0]!);
+  json.finish(summary);
+  const events = out.trim().split('\n').map((l) => JSON.parse(l) as { event: string; item?: string; indexed?: number });
+  assert.deepEqual(events.map((e) => e.event), ['progress', 'failure', 'done', 'summary']);
+  assert.equal(events[1]!.item, 's3://b/k.jpg');
+  assert.equal(events[3]!.indexed, 2);
 });
