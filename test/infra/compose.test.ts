@@ -42,3 +42,8 @@ test('.env.example lists every configuration variable', () => {
   const example = readFileSync('.env.example', 'utf8');
   for (const name of CONFIG_VARIABLES) assert.match(example, new RegExp(`^#? ?${name}=`, 'm'), name);
 });
+
+test('README documents every configuration variable', () => {
+  const readme = readFileSync('README.md', 'utf8');
+  for (const name of CONFIG_VARIABLES) assert.ok(readme.includes(`\`${name}\``), `${name} missing from README (run scripts/config-table.ts)`);
+});
