@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import type { Config } from '../shared/config/index.ts';
-import { withStoreRetry } from '../shared/store/retry.ts';
+import { withStoreRetry, type RetryPolicy } from '../shared/store/retry.ts';
 
 export interface StoreConnection {
   client: QdrantClient;
@@ -16,14 +16,12 @@ export interface StoreConnection {
   close(): Promise<void>;
 }
 
-interface EmbeddedStore {
-  url: string;
-  port: number;
-  close(): Promise<void>;
+export interface ConnectOptions {
+  /** How long to wait for a remote store that is not up yet. */
+  retry?: RetryPolicy;
 }
-type StartEmbeddedStore = (opts: { dataDir: string; host?: string; port?: number; apiKey?: string }) => Promise<EmbeddedStore>;
 
-export async function connectStore(config: Config): Promise<StoreConnection> {
+export async function connectStore(config: Config, opts: ConnectOptions = {}): Promise<StoreConnection> {
   if (config.store.qdrantUrl) {
     const url = config.store.qdrantUrl;
     const client = new QdrantClient({
@@ -34,12 +32,11 @@ export async function connectStore(config: Config): Promise<StoreConnection> {
       checkCompatibility: false,
     });
     // Qdrant may still be starting (compose brings services up together): wait it out, then fail clearly.
-    await withStoreRetry(() => client.getCollections(), { storeUrl: url, operation: 'connect' });
+    await withStoreRetry(() => client.getCollections(), { storeUrl: url, operation: 'connect', policy: opts.retry });
     return { client, url, embedded: false, close: async () => {} };
   }
   // Loaded only in embedded mode: a deployment against real Qdrant never pulls in the engine.
-  const entry = './store/index.ts';
-  const { startEmbeddedStore } = (await import(entry)) as { startEmbeddedStore: StartEmbeddedStore };
+  const { startEmbeddedStore } = await import('./store/index.ts');
   const store = await startEmbeddedStore({ dataDir: path.join(config.store.dataDir, 'store'), host: '127.0.0.1', port: 0 });
   const client = new QdrantClient({ url: store.url, timeout: config.store.timeoutMs, checkCompatibility: false });
   return { client, url: store.url, embedded: true, close: () => store.close() };
