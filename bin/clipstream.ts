@@ -9,6 +9,8 @@ import * as encodeCommand from './commands/encode.ts';
 import * as calibrateCommand from './commands/calibrate.ts';
 import * as modelCommand from './commands/model.ts';
 import * as storeCommand from './commands/store.ts';
+import * as serveCommand from './commands/serve.ts';
+import * as searchCommand from './commands/search.ts';
 
 const program = new Command()
   .name('clipstream')
@@ -16,7 +18,7 @@ const program = new Command()
   .version('0.1.0')
   .showHelpAfterError();
 
-for (const command of [configCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand]) command.register(program);
+for (const command of [configCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);
