@@ -9,7 +9,7 @@
  *     "product_id": "p-1" | ["p-1", "p-2"],
  *     "fields": { "brand": "acme",                    exact keyword / number / boolean
  *                 "colour": ["red", "blue"],          keyword set (any of)
- *                 "size": { "except": ["XS"] },       keyword set (none of)
+ *                 "size": { "except": ["XS"] },       keyword set (none of; points without the field pass)
  *                 "price": { "gte": 10, "lt": 50 } }, numeric range
  *     "not": { …the same keys… } }                    every condition here excludes
  *

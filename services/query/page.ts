@@ -46,8 +46,14 @@ button.ghost { background:transparent; color:var(--accent); }
 .badge.lang { background:#eef7ee; color:#256029; }
 .score { margin-left:auto; font-variant-numeric:tabular-nums; color:var(--fg); }
 .hit .more { font-size:.78rem; padding:.15rem .5rem; margin-top:.2rem; align-self:flex-start; }
-.group { margin-bottom:1.3rem; }
-.group h2 { font-size:.95rem; margin:.2rem 0 .5rem; color:var(--muted); font-weight:600; }
+.groups { display:grid; grid-template-columns:repeat(auto-fill,minmax(360px,1fr)); gap:1rem; }
+.group { background:#eceff3; border-radius:12px; padding:.5rem .6rem .7rem; }
+.group h2 { font-size:.9rem; margin:.1rem 0 .5rem; color:var(--muted); font-weight:600; }
+.group .grid { grid-template-columns:repeat(3,minmax(0,1fr)); gap:.5rem; }
+.group .hit .body { font-size:.75rem; padding:.35rem .4rem .45rem; }
+.group .hit .title { font-size:.78rem; }
+.group .hit .product { display:none; }
+.group .hit .thumb.text { font-size:.8rem; padding:.5rem; }
 .group h2 b { color:var(--fg); }
 .empty { color:var(--muted); padding:2rem 0; text-align:center; }
 `;
@@ -85,16 +91,24 @@ function setImage(file) {
   drop.append(clear);
 }
 
+// The last thing the shopper did decides the query: choosing an image clears the text, and
+// submitting text drops the image, so the page never shows one query while running another.
+function chooseImage(file) { if (!file) return; form.q.value = ''; setImage(file); run(); }
 drop.addEventListener('click', () => fileInput.click());
-fileInput.addEventListener('change', () => { setImage(fileInput.files[0] || null); if (state.image) run(); });
+drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fileInput.click(); } });
+fileInput.addEventListener('change', () => chooseImage(fileInput.files[0] || null));
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => {
   e.preventDefault(); drop.classList.remove('over');
   const f = [...e.dataTransfer.files].find((x) => x.type.startsWith('image/'));
-  if (f) { setImage(f); run(); }
+  chooseImage(f);
 });
-form.addEventListener('submit', (e) => { e.preventDefault(); run(); });
+form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (form.q.value.trim()) { fileInput.value = ''; setImage(null); }
+  run();
+});
 
 function options() {
   const o = { modality: form.modality.value, limit: Number(form.limit.value) };
@@ -129,7 +143,7 @@ function thumbnail(hit) {
   const box = el('div', 'thumb');
   const p = hit.payload || {};
   if (hit.thumbnail) {
-    const img = el('img'); img.alt = p.title || ''; img.loading = 'lazy';
+    const img = el('img'); img.alt = p.title || '';
     if (state.key) fetch(hit.thumbnail, { headers: headers() }).then((r) => r.ok ? r.blob() : null).then((b) => { if (b) img.src = URL.createObjectURL(b); });
     else img.src = hit.thumbnail;
     box.append(img);
@@ -146,14 +160,15 @@ function card(hit) {
   c.dataset.testid = 'hit'; c.dataset.id = hit.id; c.dataset.product = p.product_id || ''; c.dataset.modality = p.modality || '';
   c.append(thumbnail(hit));
   const b = el('div', 'body');
-  b.append(el('div', 'title', p.title || p.source || hit.id));
+  // A text card already shows its text; its title line would repeat it.
+  if (!(p.modality === 'text' && p.title === p.text)) b.append(el('div', 'title', p.title || p.source || hit.id));
   const row = el('div', 'row');
   row.append(el('span', 'badge', p.modality || '?'));
   if (p.lang) row.append(el('span', 'badge lang', p.lang));
   row.append(el('span', 'score', hit.score.toFixed(3)));
   b.append(row);
-  if (p.product_id) b.append(el('div', 'row', 'product ' + p.product_id));
-  const more = el('button', 'ghost more', 'more like this'); more.type = 'button';
+  if (p.product_id) b.append(el('div', 'row product', 'product ' + p.product_id));
+  const more = el('button', 'ghost more', 'similar'); more.type = 'button'; more.title = 'more like this';
   more.onclick = () => { form.q.value = ''; fileInput.value = ''; setImage(null); run(hit.id); };
   b.append(more);
   c.append(b);
@@ -167,16 +182,19 @@ function render(body, clientMs) {
   const parts = [['encode', t.encode_ms], ['search', t.search_ms], ['server', t.total_ms], ['page', clientMs]];
   parts.forEach(([name, ms], i) => { if (i) span.append(' · '); span.append(name + ' '); span.append(el('b', '', (ms ?? 0).toFixed(1) + ' ms')); });
   status.append(span);
-  const stageText = body.query && body.query.mode === 'exact' ? 'exact 1024-d search' : 'stages 64→256→1024: ' + [s.l1, s.l2, s.final].join(' / ') + (s.source ? ' (' + s.source + ')' : '');
+  const stageText = body.query && body.query.mode === 'exact'
+    ? 'exact ' + (s.dims || []).join('') + '-d search'
+    : 'candidates ' + (s.dims || []).map((d, i) => d + '-d ' + s.limits[i]).join(' → ') + (s.source ? ' (' + s.source + ')' : '');
   status.append(' · ' + stageText + (body.query && body.query.cached ? ' · cached embedding' : ''));
   results.replaceChildren();
   if (body.groups) {
     if (!body.groups.length) results.append(el('div', 'empty', 'No results.'));
+    const groups = el('div', 'groups'); results.append(groups);
     for (const g of body.groups) {
       const sec = el('section', 'group'); sec.dataset.testid = 'group';
       const h = el('h2', '', 'product '); h.append(el('b', '', String(g.product_id))); sec.append(h);
       const grid = el('div', 'grid'); g.hits.forEach((hit) => grid.append(card(hit))); sec.append(grid);
-      results.append(sec);
+      groups.append(sec);
     }
     return;
   }

@@ -145,7 +145,9 @@ test('record-field filters: ranges, keyword sets, exclusions, product ids', asyn
   assert.ok(colours.hits!.length > 0);
   assert.ok(colours.hits!.every((h) => ['red', 'blue'].includes((h.payload!.fields as { colour: string }).colour) && h.payload!.lang !== 'en'));
   const except = await search({ text: 'bag', filter: { fields: { colour: { except: ['red'] } } }, limit: 60 });
-  assert.ok(except.hits!.every((h) => (h.payload!.fields as { colour: string }).colour !== 'red'));
+  assert.ok(except.hits!.every((h) => (h.payload!.fields as { colour?: string } | undefined)?.colour !== 'red'));
+  // "None of" excludes matching values only: points without the field (images here) stay, as in Qdrant.
+  assert.ok(except.hits!.some((h) => h.payload!.modality === 'image'));
   const products = await search({ text: 'red shoe', filter: { product_id: ['blue-cup', 'green-bag'] }, limit: 60 });
   assert.deepEqual(new Set(products.hits!.map(product)), new Set(['blue-cup', 'green-bag']));
 });
