@@ -5,6 +5,9 @@
 import { Command } from 'commander';
 import { ClipstreamError } from '../shared/errors.ts';
 import * as configCommand from './commands/config.ts';
+import * as ingestCommand from './commands/ingest.ts';
+import * as workerCommand from './commands/worker.ts';
+import * as statusCommand from './commands/status.ts';
 import * as encodeCommand from './commands/encode.ts';
 import * as calibrateCommand from './commands/calibrate.ts';
 import * as modelCommand from './commands/model.ts';
@@ -18,7 +21,7 @@ const program = new Command()
   .version('0.1.0')
   .showHelpAfterError();
 
-for (const command of [configCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand]) command.register(program);
+for (const command of [configCommand, ingestCommand, workerCommand, statusCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -47,6 +47,11 @@ export class ReadAhead<T> implements AsyncIterable<T> {
     w?.();
   }
 
+  /** Entries read and not yet taken. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
   /** Stops listing (the source's iterator is closed); what is buffered is dropped. */
   stop(): void {
     this.stopped = true;

@@ -1,0 +1,106 @@
+import type { Command } from 'commander';
+import type { Modality } from '../../shared/catalogue/types.ts';
+import { config } from '../../shared/config/index.ts';
+import { openEncoder } from '../../shared/encoder/index.ts';
+import { ClipstreamError, describeError } from '../../shared/errors.ts';
+import { connectStore } from '../../services/store-connect.ts';
+import { startEmbedWorker } from '../../workers/embed/worker.ts';
+
+interface WorkerCliOptions {
+  queues: string;
+  concurrency?: string;
+  allowTestModel?: boolean;
+  lockDuration?: string;
+  stalledInterval?: string;
+}
+
+function positiveInt(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ClipstreamError('BAD_REQUEST', `${flag} ${JSON.stringify(value)}: expected a positive integer`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('worker')
+    .description('consume the embed queues: fetch, encode (micro-batched), upsert; needs REDIS_URL')
+    .option('--queues <list>', 'queues to consume: image, text or image,text', 'image,text')
+    .option('--concurrency <n>', 'jobs in flight per queue; the encoder batches across them (default: WORKER_CONCURRENCY)')
+    .option('--allow-test-model', 'fall back to the bundled test model when jina-clip-v2 cannot be had (labelled)')
+    .option('--lock-duration <ms>', 'job lock: a killed worker\'s jobs are taken over after about this long', '30000')
+    .option('--stalled-interval <ms>', 'how often to look for jobs of dead workers', '30000')
+    .addHelpText(
+      'after',
+      `
+A job is acknowledged only once its point is stored (wait=true). SIGTERM/SIGINT: stop taking jobs,
+finish those in flight, close (a second signal quits at once; its jobs return to the queue after
+--lock-duration). Items failing for their own reason (undecodable image, empty text, object gone)
+fail at once and stay in the queue's failed set with the reason; store or S3 outages are retried
+with exponential backoff.
+
+Scale out with more processes (one per GPU with ORT_EXECUTION_PROVIDER=cuda; the CUDA build of
+onnxruntime-node is installed with ONNXRUNTIME_NODE_INSTALL=cuda12 npm install). The store is
+QDRANT_URL; without it this process starts the embedded store under DATA_DIR (one process only).
+
+Examples:
+  REDIS_URL=redis://localhost:6379 QDRANT_URL=http://localhost:6333 clipstream worker
+  clipstream worker --queues text --concurrency 256`,
+    )
+    .action(async (opts: WorkerCliOptions) => {
+      const cfg = config();
+      if (!cfg.queue.redisUrl) {
+        throw new ClipstreamError('CONFIG_INVALID', 'REDIS_URL is not set: a worker consumes the Redis queues (without Redis, `clipstream ingest` runs the pipeline itself)');
+      }
+      const modalities = [...new Set(opts.queues.split(',').map((q) => q.trim().replace(/^embed-/, '')))];
+      for (const m of modalities) {
+        if (m !== 'image' && m !== 'text') throw new ClipstreamError('BAD_REQUEST', `--queues: unknown queue ${JSON.stringify(m)} (expected image, text)`);
+      }
+      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      const encoder = await openEncoder(cfg, { allowTestModel: opts.allowTestModel, onNotice: log });
+      const store = await connectStore(cfg);
+      if (store.embedded) log(`QDRANT_URL is not set: using the embedded store under ${cfg.store.dataDir} (run one worker process only)`);
+      let worker;
+      try {
+        worker = await startEmbedWorker(cfg, {
+          modalities: modalities as Modality[],
+          concurrency: positiveInt('--concurrency', opts.concurrency),
+          lockDurationMs: positiveInt('--lock-duration', opts.lockDuration),
+          stalledIntervalMs: positiveInt('--stalled-interval', opts.stalledInterval),
+          encoder,
+          store,
+          log,
+        });
+      } catch (err) {
+        await store.close();
+        await encoder.close();
+        throw err;
+      }
+      const started = worker;
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) {
+          log(`${signal} again: quitting now`);
+          process.exit(1);
+        }
+        stopping = true;
+        log(`${signal}: no new jobs; finishing those in flight`);
+        started
+          .close()
+          .then(() => Promise.all([encoder.close(), store.close()]))
+          .then(
+            () => {
+              const s = started.stats();
+              log(`stopped: ${s.completed} jobs done (${s.indexed} indexed, ${s.skipped} unchanged), ${s.failed} failed, ${s.retried} retried`);
+              process.exit(0);
+            },
+            (err: unknown) => {
+              log(`close failed: ${describeError(err)}`);
+              process.exit(1);
+            },
+          );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+}

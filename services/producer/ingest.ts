@@ -1,0 +1,83 @@
+/**
+ * `runIngest`: one ingest run, callable from the CLI, the demo and tests. With REDIS_URL the
+ * items go onto the queues for the workers and the run is followed until they are done;
+ * without it the embedded runner does the work in this process. Either way the caller gets
+ * the same progress events and the same summary.
+ */
+import type { Config } from '../../shared/config/index.ts';
+import { openEncoder, type ClipEncoder } from '../../shared/encoder/index.ts';
+import { openPipeline, type PipelineEncoder } from '../../shared/pipeline/index.ts';
+import { newRunId } from '../../shared/queue/runs.ts';
+import { connectStore, type StoreConnection } from '../store-connect.ts';
+import { runDistributed } from './distributed.ts';
+import { runEmbedded } from './embedded.ts';
+import { ProgressTracker, type IngestSummary, type ProgressListener } from './progress.ts';
+import { catalogueEntries, parseSources, type IngestSourceOptions } from './sources.ts';
+
+export interface IngestOptions {
+  listener?: ProgressListener;
+  /** Aborting stops taking new items; those in flight finish, and the summary says `interrupted`. */
+  signal?: AbortSignal;
+  /** Re-encode items whose stored version matches. */
+  force?: boolean;
+  /** `auto` (default): distributed when REDIS_URL is set. */
+  mode?: 'auto' | 'embedded' | 'distributed';
+  /** Embedded: items between fetch and stored at once (default WORKER_CONCURRENCY). */
+  concurrency?: number;
+  /** Distributed: follow the run until the workers finish it (default true). */
+  wait?: boolean;
+  /** Include/exclude globs, product id rule, records field names. */
+  sources?: IngestSourceOptions;
+  /** Run on the bundled test model when jina-clip-v2 cannot be had (embedded). */
+  allowTestModel?: boolean;
+  /** An encoder already open (the demo, benchmarks); left open. */
+  encoder?: PipelineEncoder & Partial<Pick<ClipEncoder, 'stats'>>;
+  /** A store already connected; left open. */
+  store?: Pick<StoreConnection, 'client' | 'url'>;
+  cwd?: string;
+}
+
+export async function runIngest(config: Config, sources: readonly string[], options: IngestOptions = {}): Promise<IngestSummary> {
+  const specs = parseSources(sources, options.cwd);
+  const mode = options.mode === undefined || options.mode === 'auto' ? (config.queue.redisUrl ? 'distributed' : 'embedded') : options.mode;
+  const runId = newRunId();
+  if (mode === 'distributed') return runDistributed(config, specs, runId, options);
+
+  const listener = options.listener;
+  const notice = (line: string) => listener?.notice?.(line);
+  const encoder = options.encoder ?? (await openEncoder(config, { allowTestModel: options.allowTestModel, onNotice: notice }));
+  let store: Pick<StoreConnection, 'client' | 'url'> | undefined = options.store;
+  let ownStore: StoreConnection | undefined;
+  try {
+    if (!store) {
+      ownStore = await connectStore(config);
+      store = ownStore;
+      notice(`store: ${ownStore.embedded ? `embedded, under ${config.store.dataDir}` : ownStore.url}`);
+    }
+    const pipeline = await openPipeline(config, { encoder, store });
+    const tracker = new ProgressTracker(runId, 'embedded');
+    let interrupted = false;
+    try {
+      const entries = catalogueEntries(config, specs, { ...options.sources, signal: options.signal });
+      ({ interrupted } = await runEmbedded(entries, pipeline.processor, {
+        concurrency: options.concurrency ?? config.queue.workerConcurrency,
+        tracker,
+        listener,
+        signal: options.signal,
+        force: options.force,
+      }));
+    } finally {
+      await pipeline.close();
+    }
+    const stats = encoder.stats?.();
+    return tracker.summary({
+      interrupted,
+      model: encoder.model.modelId,
+      store: store.url,
+      ...(stats ? { batchSizes: { text: stats.text.batchSizes, image: stats.image.batchSizes } } : {}),
+    });
+  } finally {
+    await ownStore?.close();
+    if (!options.encoder) await (encoder as ClipEncoder).close();
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Queue consumers: one BullMQ worker per modality queue, all feeding the same pipeline (and so
+ * the same encoder micro-batcher and the same batched upserter). A worker runs up to
+ * `concurrency` jobs per queue at once; that many items waiting in the encoder is what fills its
+ * batches.
+ *
+ * Acknowledgement: a job completes only after its point is stored with wait=true (the upserter
+ * resolves then). A worker that dies before leaves the job active with an expiring lock; BullMQ's
+ * stalled-job check puts it back on the queue, and the deterministic point id makes the second
+ * write replace the first: at-least-once delivery, exactly-once effect.
+ *
+ * Failures: an item's own fault (undecodable, empty, gone) fails the job at once, without
+ * retries (UnrecoverableError), as the dead-letter record. Infrastructure trouble (store down
+ * past the upserter's retries, S3 unreachable) is thrown so BullMQ retries the job with backoff.
+ * The run record counts the job when it is done, or failed for good.
+ */
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Modality } from '../../shared/catalogue/types.ts';
+import type { Config } from '../../shared/config/index.ts';
+import { ClipstreamError, describeError } from '../../shared/errors.ts';
+import { failureOf, openPipeline, type OpenPipelineOptions, type Pipeline, type PipelineEncoder, type PipelineStore } from '../../shared/pipeline/index.ts';
+import {
+  closeRedis,
+  connectRedis,
+  IngestRuns,
+  isRetryableJobError,
+  QUEUE_NAMES,
+  type EmbedJobData,
+} from '../../shared/queue/index.ts';
+
+export interface EmbedWorkerOptions {
+  /** Which queues to consume (default both). */
+  modalities?: readonly Modality[];
+  /** Jobs in flight per queue (default WORKER_CONCURRENCY). */
+  concurrency?: number;
+  encoder: PipelineEncoder;
+  store: PipelineStore;
+  /** A connection to reuse (left open); default: a new one to REDIS_URL. */
+  redis?: Redis;
+  /** How long a job's lock lasts without renewal: a killed worker's jobs return after about this long. */
+  lockDurationMs?: number;
+  /** How often stalled jobs are looked for. */
+  stalledIntervalMs?: number;
+  /** Stalls a job survives before it fails. */
+  maxStalledCount?: number;
+  /** Passed to `openPipeline` (image fetcher, upserter retry policy). */
+  pipeline?: Omit<OpenPipelineOptions, 'encoder' | 'store'>;
+  /** One line per noteworthy event (start, retry, failure, shutdown). */
+  log?: (line: string) => void;
+}
+
+export interface EmbedWorkerStats {
+  completed: number;
+  /** Jobs failed for good (item errors, or retries exhausted). */
+  failed: number;
+  /** Attempts that failed and will be retried. */
+  retried: number;
+  skipped: number;
+  indexed: number;
+}
+
+export interface EmbedWorker {
+  readonly modalities: readonly Modality[];
+  readonly pipeline: Pipeline;
+  stats(): EmbedWorkerStats;
+  /** Stops taking jobs, finishes those in flight (their points stored and acked), then closes the queues' connections. */
+  close(): Promise<void>;
+}
+
+export async function startEmbedWorker(config: Config, options: EmbedWorkerOptions): Promise<EmbedWorker> {
+  const modalities = options.modalities ?? (['image', 'text'] as const);
+  const concurrency = options.concurrency ?? config.queue.workerConcurrency;
+  const log = options.log ?? (() => {});
+  if (!options.redis && !config.queue.redisUrl) {
+    throw new ClipstreamError('CONFIG_INVALID', 'REDIS_URL is not set: a worker consumes the Redis queues (without Redis, `clipstream ingest` runs the pipeline in-process)');
+  }
+  const redis = options.redis ?? (await connectRedis(config.queue.redisUrl!, { connectionName: 'clipstream-worker', onError: (e) => log(`redis: ${describeError(e)}`) }));
+  const runs = new IngestRuns(redis, config.queue.prefix);
+  let pipeline: Pipeline;
+  try {
+    pipeline = await openPipeline(config, { ...options.pipeline, encoder: options.encoder, store: options.store });
+  } catch (err) {
+    if (!options.redis) await closeRedis(redis);
+    throw err;
+  }
+  const stats: EmbedWorkerStats = { completed: 0, failed: 0, retried: 0, skipped: 0, indexed: 0 };
+
+  const processJob = async (job: Job<EmbedJobData>): Promise<{ status: string; pointId?: string }> => {
+    const { runId, item } = job.data;
+    let outcome;
+    try {
+      outcome = await pipeline.processor.process(item);
+    } catch (err) {
+      const attempts = job.opts.attempts ?? 1;
+      const final = !isRetryableJobError(err) || job.attemptsMade + 1 >= attempts;
+      if (final) {
+        await runs.recordFailed(runId, failureOf(item.sourceUri, err), item.kind);
+        stats.failed++;
+        log(`✗ ${item.sourceUri}: ${describeError(err)} (gave up after ${job.attemptsMade + 1} attempt(s))`);
+        throw new UnrecoverableError(describeError(err));
+      }
+      stats.retried++;
+      log(`retrying ${item.sourceUri} (attempt ${job.attemptsMade + 1}/${attempts}): ${describeError(err)}`);
+      throw err;
+    }
+    if (outcome.status === 'failed') {
+      await runs.recordFailed(runId, outcome.failure, item.kind);
+      stats.failed++;
+      log(`✗ ${outcome.failure.item}: ${outcome.failure.code}: ${outcome.failure.reason}`);
+      throw new UnrecoverableError(`${outcome.failure.code}: ${outcome.failure.reason}`);
+    }
+    // Counted before the acknowledgement: a crash in between re-runs the job, which then finds
+    // the point stored (skip-unchanged) and counts again — never a run left unfinished.
+    await runs.recordDone(runId, item.kind);
+    if (outcome.status === 'skipped') stats.skipped++;
+    else stats.indexed++;
+    stats.completed++;
+    return { status: outcome.status, pointId: outcome.pointId };
+  };
+
+  const workers = modalities.map((modality) => {
+    const worker = new Worker<EmbedJobData>(QUEUE_NAMES[modality], processJob, {
+      connection: redis,
+      prefix: config.queue.prefix,
+      concurrency,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: options.stalledIntervalMs ?? 30_000,
+      maxStalledCount: options.maxStalledCount ?? 3,
+      name: `clipstream-worker-${process.pid}`,
+    });
+    worker.on('error', (err) => log(`${QUEUE_NAMES[modality]}: ${describeError(err)}`));
+    worker.on('failed', (job, err) => {
+      // A job given up by the stall check never reached processJob's accounting.
+      if (job && /stalled more than allowable limit/.test(err.message)) {
+        const { runId, item } = job.data;
+        void runs.recordFailed(runId, { item: item.sourceUri, code: 'QUEUE_UNAVAILABLE', reason: `${err.message} (workers died while holding it)` }, item.kind).catch(() => {});
+      }
+    });
+    return worker;
+  });
+  log(`worker ${process.pid}: consuming ${modalities.map((m) => QUEUE_NAMES[m]).join(', ')} (concurrency ${concurrency} per queue), model ${options.encoder.model.modelId}, store ${options.store.url}`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    modalities,
+    pipeline,
+    stats: () => ({ ...stats }),
+    close() {
+      closing ??= (async () => {
+        // Worker.close() stops fetching and waits for active jobs, whose points the upserter
+        // must still store: it keeps flushing meanwhile.
+        await Promise.all(workers.map((w) => w.close()));
+        await pipeline.close();
+        if (!options.redis) await closeRedis(redis);
+      })();
+      return closing;
+    },
+  };
+}
