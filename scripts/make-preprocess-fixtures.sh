@@ -74,6 +74,15 @@ alpha = np.clip((1.0 - r) * 6.0, 0, 1) * 255
 alpha[250:, :120] = 128  # a half-transparent band
 rgba = np.dstack([np.asarray(rgb), alpha.astype(np.uint8)])
 Image.fromarray(rgba, "RGBA").save(f"{out}/alpha-480x320.png", optimize=True)
+
+# The same idea larger than 512 (downscaled by libvips): where the resized alpha is 0 or 1-2 the
+# reference divides tiny premultiplied values, so its fringe pixels swing between black and white.
+rgb = scene(800, 600, 6, sky=0.7)
+yy, xx = np.mgrid[0:600, 0:800]
+r = np.sqrt(((xx - 400) / 330.0) ** 2 + ((yy - 300) / 250.0) ** 2)
+alpha = np.clip((1.0 - r) * 8.0, 0, 1) * 255
+rgba = np.dstack([np.asarray(rgb), alpha.astype(np.uint8)])
+Image.fromarray(rgba, "RGBA").save(f"{out}/alpha-800x600.png", optimize=True)
 PYEOF
 
 "$PY" "$REF" "$TMP" "$OUT"/*.jpg "$OUT"/*.png

@@ -88,7 +88,7 @@ async function viaPlainSharp(bytes: Buffer): Promise<Float32Array> {
 }
 
 describe('parity with the model processor (PIL + torchvision)', () => {
-  for (const name of ['photo-1600x1200.jpg', 'portrait-exif6-1200x1600.jpg', 'large-3072x2048.jpg', 'grey-1024x1024.jpg', 'alpha-480x320.png']) {
+  for (const name of ['photo-1600x1200.jpg', 'portrait-exif6-1200x1600.jpg', 'large-3072x2048.jpg', 'grey-1024x1024.jpg', 'alpha-480x320.png', 'alpha-800x600.png']) {
     it(`${name}: mean |Δ| ≤ 0.04 and closer than transformers.js`, async (t) => {
       const bytes = readFileSync(path.join(FIXTURES, name));
       const reference = loadReference(name);
