@@ -76,7 +76,9 @@ export async function benchPreprocess(): Promise<void> {
       const value = median(ours);
       const baseline = median(theirs);
       const common = { suite: 'encoder', unit: 'images/s', image: label, images: images.length, rounds: ROUNDS, threads: 1, note: 'per core: sharp.concurrency(1), sequential calls, median round' };
-      report({ ...common, metric: 'preprocess_images_per_s', value, baseline: 'transformers.js', ratio: value / baseline });
+      // The fastest rounds are the least disturbed by other load on a shared machine.
+      const bestRatio = Math.max(...ours) / Math.max(...theirs);
+      report({ ...common, metric: 'preprocess_images_per_s', value, baseline: 'transformers.js', ratio: value / baseline, best_round_ratio: Number(bestRatio.toPrecision(4)) });
       report({ ...common, metric: 'preprocess_images_per_s_transformers_js', value: baseline, baseline: null, ratio: null });
     }
   } finally {

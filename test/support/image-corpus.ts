@@ -123,18 +123,23 @@ const SVG_EXTERNAL = `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http:
   <image href="http://169.254.169.254/latest/meta-data/" width="64" height="64"/>
 </svg>`;
 
-/** EXIF orientations 2, 3, 6 and 8: pixels stored so that applying the tag gives the upright scene. */
+/** Every EXIF orientation 2–8: pixels stored so that applying the tag gives the upright scene. */
 async function orientedJpegs(rgb: Buffer, w: number, h: number, upright: string, prefix: string): Promise<CorpusImage[]> {
-  const stored: Array<[number, (s: Sharp) => Sharp]> = [
-    [2, (s) => s.flop()],
-    [3, (s) => s.rotate(180)],
-    [6, (s) => s.rotate(270)],
-    [8, (s) => s.rotate(90)],
+  // Steps run one sharp call each, in order (within one call sharp fixes its own order).
+  const stored: Array<[number, Array<(s: Sharp) => Sharp>]> = [
+    [2, [(s) => s.flop()]],
+    [3, [(s) => s.rotate(180)]],
+    [4, [(s) => s.flip()]],
+    [5, [(s) => s.rotate(90), (s) => s.flop()]], // transpose
+    [6, [(s) => s.rotate(270)]],
+    [7, [(s) => s.rotate(270), (s) => s.flop()]], // transverse
+    [8, [(s) => s.rotate(90)]],
   ];
   const out: CorpusImage[] = [];
-  for (const [orientation, turn] of stored) {
-    const { data, info } = await turn(raw(rgb, w, h, 3)).raw().toBuffer({ resolveWithObject: true });
-    const bytes = await raw(data, info.width, info.height, 3)
+  for (const [orientation, steps] of stored) {
+    let pixels = { data: rgb, info: { width: w, height: h } };
+    for (const step of steps) pixels = await step(raw(pixels.data, pixels.info.width, pixels.info.height, 3)).raw().toBuffer({ resolveWithObject: true });
+    const bytes = await raw(pixels.data, pixels.info.width, pixels.info.height, 3)
       .jpeg({ quality: 95, chromaSubsampling: '4:4:4' })
       .withMetadata({ orientation })
       .toBuffer();
