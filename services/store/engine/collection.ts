@@ -211,6 +211,12 @@ export class Collection implements FilterTarget {
     const add = (name: string, v: unknown) => {
       const col = this.columns.get(name);
       if (!col) throw wrongInput(`Not existing vector name error: ${name}`);
+      if (v instanceof Float32Array) {
+        if (v.length !== col.dim) throw wrongInput(`Vector dimension error: expected dim: ${col.dim}, got ${v.length}`);
+        // Parsed for us into a fresh array: normalise in place, no copy.
+        out.push([name, prepareVector(col.distance, v, v)]);
+        return;
+      }
       if (!Array.isArray(v)) {
         throw badRequest(`${where}: vector ${JSON.stringify(name)} must be a dense vector (sparse, multi-vectors and inference objects are not supported by the embedded store)`);
       }
@@ -218,7 +224,7 @@ export class Collection implements FilterTarget {
       if (v.length !== col.dim) throw wrongInput(`Vector dimension error: expected dim: ${col.dim}, got ${v.length}`);
       out.push([name, prepareVector(col.distance, v as number[])]);
     };
-    if (Array.isArray(raw)) add('', raw);
+    if (Array.isArray(raw) || raw instanceof Float32Array) add('', raw);
     else if (raw !== null && typeof raw === 'object') for (const [name, v] of Object.entries(raw)) add(name, v);
     else throw badRequest(`${where}: expected a vector`);
     if (requireUnnamed && !this.meta.named && out.length === 0) throw wrongInput(`${where}: the collection's unnamed vector is required`);

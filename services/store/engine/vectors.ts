@@ -108,7 +108,7 @@ export class VectorColumn {
 /** Converts a request vector into the stored/query form: Cosine vectors are unit length. */
 export function prepareVector(distance: Distance, values: ArrayLike<number>, out?: Float32Array): Float32Array {
   const v = out ?? new Float32Array(values.length);
-  for (let i = 0; i < values.length; i++) v[i] = values[i]!;
+  if (v !== values) for (let i = 0; i < values.length; i++) v[i] = values[i]!;
   if (distance === 'Cosine') normaliseInPlace(v);
   return v;
 }

@@ -19,13 +19,18 @@ export interface Route {
   /** Path segments; `*` captures one segment (URL-decoded) into params. */
   segments: string[];
   schema?: string;
+  /** Bodies that carry stored vectors, parsed by json-body.ts into Float32Arrays. */
+  vectorBody?: boolean;
   handle(ctx: RouteContext): unknown;
 }
+
+const VECTOR_BODIES = new Set(['PointInsertOperations', 'UpdateVectors', 'UpdateOperations']);
 
 const r = (method: string, pattern: string, handle: Route['handle'], schema?: string): Route => ({
   method,
   segments: pattern.split('/').filter(Boolean),
   schema,
+  vectorBody: schema !== undefined && VECTOR_BODIES.has(schema),
   handle,
 });
 

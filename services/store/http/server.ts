@@ -9,6 +9,7 @@ import { StoreError } from '../engine/errors.ts';
 import type { Store } from '../engine/store.ts';
 import { matchRoute, ROUTES } from './routes.ts';
 import { validateBody, warmUp } from './validate.ts';
+import { parseVectorJson } from './json-body.ts';
 
 /** The Qdrant version whose REST API (and OpenAPI document) this server follows. */
 export const COMPATIBLE_VERSION = '1.19.0';
@@ -72,10 +73,14 @@ async function handle(store: Store, opts: ServerOptions, req: http.IncomingMessa
   let body: Record<string, unknown> = {};
   if (route.schema) {
     const raw = await readBody(req);
-    try {
-      body = JSON.parse(raw.length === 0 ? 'null' : raw.toString('utf8')) as Record<string, unknown>;
-    } catch (err) {
-      throw new StoreError(400, `Format error in JSON body: ${(err as Error).message}`);
+    if (route.vectorBody) {
+      body = (raw.length === 0 ? null : parseVectorJson(raw)) as Record<string, unknown>;
+    } else {
+      try {
+        body = JSON.parse(raw.length === 0 ? 'null' : raw.toString('utf8')) as Record<string, unknown>;
+      } catch (err) {
+        throw new StoreError(400, `Format error in JSON body: ${(err as Error).message}`);
+      }
     }
     if (body === null) throw new StoreError(400, 'Format error in JSON body: EOF while parsing a value at line 1 column 0');
     validateBody(route.schema, body);

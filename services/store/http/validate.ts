@@ -12,7 +12,27 @@ const require = createRequire(import.meta.url);
 const schemas = require('./qdrant-schemas.json') as { $id: string; definitions: Record<string, unknown> };
 
 const ajv = new Ajv({ strict: false, allErrors: false, validateFormats: false, code: { optimize: true } });
-ajv.addSchema(schemas);
+// Dense vectors may arrive as Float32Arrays (see json-body.ts); the schemas' "array of numbers"
+// is checked by one keyword that accepts both forms.
+ajv.addKeyword({
+  keyword: 'denseVector',
+  schemaType: 'boolean',
+  errors: false,
+  validate: (_schema: boolean, data: unknown) => data instanceof Float32Array || (Array.isArray(data) && data.every((x) => typeof x === 'number')),
+});
+ajv.addSchema(withDenseVectors(schemas) as typeof schemas);
+
+function withDenseVectors(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withDenseVectors);
+  if (node === null || typeof node !== 'object') return node;
+  const o = node as Record<string, unknown>;
+  const items = o.items as Record<string, unknown> | undefined;
+  if (o.type === 'array' && items && items.type === 'number' && Object.keys(items).length === 1) {
+    const { type: _t, items: _i, ...rest } = o;
+    return { ...rest, denseVector: true };
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, withDenseVectors(v)]));
+}
 
 const compiled = new Map<string, ValidateFunction>();
 const RANGE_KEYWORDS = new Set(['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'minItems', 'maxItems']);
@@ -76,7 +96,8 @@ function toStoreError(errors: ErrorObject[], schemaName: string, body: unknown):
     const extra = (best.params as { additionalProperty: string }).additionalProperty;
     return new StoreError(400, `Format error in JSON body: ${field}: unknown field \`${extra}\``);
   }
-  return new StoreError(400, `Format error in JSON body: ${field}: ${best.message ?? 'invalid value'}`);
+  const message = best.keyword === 'denseVector' ? 'must be an array of numbers' : (best.message ?? 'invalid value');
+  return new StoreError(400, `Format error in JSON body: ${field}: ${message}`);
 }
 
 function rangeMessage(e: ErrorObject, value: unknown): string {
