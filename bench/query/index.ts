@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- query [--points 100000] [--real 300] [--duration 15] [--connections 8] [--noise 0.35]`
+ * `npm run bench -- query [--points 100000] [--real 300] [--duration 15] [--connections 8] [--noise 0.35] [--calibrate 1]`
  *
  * The query service under concurrent load (autocannon), text queries over HTTP, on the embedded
  * store holding the sample catalogue scaled to `--points` points.
@@ -12,8 +12,10 @@
  *
  * Queries: distinct texts (colour × category × language phrases with a running number), so every
  * request in an "uncached" run misses the embedding cache; a "cached" run cycles 32 primed texts,
- * leaving the search alone. Each mode runs coarse-to-fine (64 → 256 → 1024, default stage
- * limits) and exact 1024-d search (the baseline) with the same load, one after the other.
+ * leaving the search alone. Each mode runs coarse-to-fine (64 → 256 → 1024) and exact 1024-d
+ * search (the baseline) with the same load, one after the other. The stage limits are those the
+ * service loads from DATA_DIR/calibration.json, measured first with `calibrate` on 60 held-out
+ * text queries (target recall@10 0.95); `--calibrate 0` keeps the built-in 400/100.
  * Encode and search time come from the service's per-stage timings in every response.
  *
  * Processes: the store and the query service each run in a child process; the load generator is
@@ -32,6 +34,7 @@ import type { ImageObject, TextRecord } from '../../shared/catalogue/types.ts';
 import { loadConfig } from '../../shared/config/index.ts';
 import { openEncoder } from '../../shared/encoder/index.ts';
 import { matryoshka } from '../../shared/encoder/matryoshka.ts';
+import { calibrate, saveCalibration } from '../../shared/store/calibrate.ts';
 import { pointId } from '../../shared/store/ids.ts';
 import { buildPoint, namedVectors, type CataloguePoint } from '../../shared/store/points.ts';
 import { ensureCollection } from '../../shared/store/schema.ts';
@@ -50,10 +53,12 @@ interface Args {
   connections: number;
   noise: number;
   seed: number;
+  /** 1: calibrate stage limits on held-out text queries first (the service then uses them), 0: built-in defaults. */
+  calibrate: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { points: 100_000, real: 300, duration: 15, connections: 8, noise: 0.35, seed: 1 };
+  const a: Args = { points: 100_000, real: 300, duration: 15, connections: 8, noise: 0.35, seed: 1, calibrate: 1 };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i]!.replace(/^--/, '') as keyof Args;
     const value = Number(argv[++i]);
@@ -102,7 +107,12 @@ interface RealItem {
 }
 
 /** Encodes the real part of the catalogue: drawn images and multilingual titles. */
-async function realItems(n: number, modelDir: string, dims: readonly number[]): Promise<{ items: RealItem[]; model: string; isTest: boolean }> {
+async function realItems(
+  n: number,
+  modelDir: string,
+  dims: readonly number[],
+  queryTexts: string[],
+): Promise<{ items: RealItem[]; queryVectors: Float32Array[]; model: string; isTest: boolean }> {
   const config = loadConfig({ MODEL_DIR: modelDir });
   const encoder = await openEncoder(config);
   const build = { model: encoder.model.modelId, dims };
@@ -132,7 +142,8 @@ async function realItems(n: number, modelDir: string, dims: readonly number[]): 
     }
   }
   const items = await Promise.all(jobs);
-  const out = { items, model: encoder.model.modelId, isTest: encoder.model.isTestModel };
+  const queryVectors = await Promise.all(queryTexts.map(async (text) => (await encoder.encodeText({ text, query: true }))[1024]!));
+  const out = { items, queryVectors, model: encoder.model.modelId, isTest: encoder.model.isTestModel };
   await encoder.close();
   return out;
 }
@@ -152,8 +163,8 @@ function synthetic(base: RealItem, copy: number, noise: number, dims: readonly n
 }
 
 /** Distinct query texts: every colour × category × language phrase, then again with a number. */
-function* distinctTexts(): Generator<string> {
-  for (let round = 0; ; round++) {
+function* distinctTexts(firstRound = 0): Generator<string> {
+  for (let round = firstRound; ; round++) {
     for (const lang of LANGUAGES) {
       for (const colour of COLOURS) {
         for (const category of CATEGORIES) {
@@ -234,7 +245,10 @@ export async function main(argv: string[]): Promise<void> {
     const collection = 'catalogue';
 
     let t = performance.now();
-    const real = await realItems(args.real, modelDir, dims);
+    // Held-out texts (never sent to the service) for calibrating the stage limits.
+    const heldOut = distinctTexts(1000);
+    const calibrationTexts = args.calibrate ? Array.from({ length: 60 }, () => heldOut.next().value as string) : [];
+    const real = await realItems(args.real, modelDir, dims, calibrationTexts);
     log(`encoded ${args.real} real items with ${real.model}${real.isTest ? ' [TEST MODEL]' : ''} in ${((performance.now() - t) / 1000).toFixed(1)}s`);
     await ensureCollection(client, { alias: collection, dims, model: real.model });
 
@@ -253,13 +267,29 @@ export async function main(argv: string[]): Promise<void> {
     await upserter.close();
     const count = (await client.count(collection, { exact: true })).count;
     log(`catalogue: ${count} points (${args.real} encoded, ${count - args.real} synthetic) in ${((performance.now() - t) / 1000).toFixed(1)}s`);
+    // The store indexes in the background after acknowledging writes: measure the settled state.
+    t = performance.now();
+    while ((await client.getCollection(collection)).status !== 'green') await new Promise((r) => setTimeout(r, 250));
+    log(`collection green ${((performance.now() - t) / 1000).toFixed(1)}s after the last upsert`);
+
+    const serviceDir = path.join(work, 'service');
+    let stageLimits = 'default 400/100';
+    if (args.calibrate) {
+      const result = await calibrate(
+        { client, collection, dims },
+        { k: 10, target: 0.95, queries: real.queryVectors, grid: [[100, 25], [200, 50], [400, 100], [800, 200], [1600, 400], [3200, 800]], onProgress: log },
+      );
+      await saveCalibration(serviceDir, result);
+      stageLimits = `calibrated ${result.chosen.stage_limits.join('/')} (recall@10 ${result.chosen.recall.toFixed(3)} on ${result.samples} held-out text queries${result.reached ? '' : ', target 0.95 not reached'})`;
+      log(`stage limits: ${stageLimits}`);
+    }
 
     const service = await spawnChild(['service'], {
       ...process.env,
       MODEL_DIR: modelDir,
       QDRANT_URL: store.url,
       QDRANT_COLLECTION: collection,
-      DATA_DIR: path.join(work, 'service'),
+      DATA_DIR: serviceDir,
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'silent',
@@ -287,6 +317,8 @@ export async function main(argv: string[]): Promise<void> {
       { name: 'coarse_to_fine', cached: true, body: (i: number) => ({ text: primed[i % primed.length], limit: 10 }) },
       { name: 'exact', cached: true, body: (i: number) => ({ text: primed[i % primed.length], limit: 10, exact: true }) },
     ];
+    // Warm-up (JIT, connection pools, the store's page cache) so the first measured mode is not penalised.
+    await load(service.url, { ...args, duration: Math.min(5, args.duration) }, (i) => ({ text: nextText(), limit: 10, exact: i % 2 === 1 }));
     const results = new Map<string, ModeResult>();
     for (const m of modes) {
       log(`load: ${m.name}${m.cached ? ' (cached embeddings)' : ' (distinct texts)'}, ${args.connections} connections, ${args.duration}s`);
@@ -302,7 +334,7 @@ export async function main(argv: string[]): Promise<void> {
       model: real.model + (real.isTest ? ' [TEST MODEL]' : ''),
       connections: args.connections,
       duration_s: args.duration,
-      stage_limits: '400/100/10 (default)',
+      stage_limits: stageLimits,
       recall_at_10_vs_exact: Number(recall.toFixed(4)),
     };
     for (const cached of [false, true]) {
