@@ -21,7 +21,7 @@ describe('vector JSON body parser', () => {
     const ref = JSON.parse(text) as typeof body;
     const a = (got.points[0]!.vector as Record<string, Float32Array>).a!;
     assert.ok(a instanceof Float32Array);
-    assert.deepEqual(Array.from(a), ref.points[0]!.vector.a.map(Math.fround));
+    assert.deepEqual(Array.from(a), (ref.points[0]!.vector as { a: number[] }).a.map(Math.fround));
     assert.ok(got.points[1]!.vector instanceof Float32Array);
     assert.deepEqual(Array.from(got.points[1]!.vector as Float32Array), [Math.fround(0.30000001192092896), 1.5]);
     assert.deepEqual(got.points[0]!.payload, ref.points[0]!.payload, 'payload arrays stay plain JS values');
