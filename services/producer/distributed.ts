@@ -17,7 +17,7 @@ import { storedVersions } from '../../shared/store/versions.ts';
 import type { SourceSpec } from '../../shared/sources/index.ts';
 import { connectStore, type StoreConnection } from '../store-connect.ts';
 import type { IngestOptions } from './ingest.ts';
-import { ProgressTracker, type IngestSummary, type ProgressListener } from './progress.ts';
+import { MAX_REPORTED_FAILURES, ProgressTracker, type IngestSummary, type ProgressListener } from './progress.ts';
 import { ReadAhead } from './read-ahead.ts';
 import { catalogueEntries } from './sources.ts';
 
@@ -177,8 +177,9 @@ async function follow(
   signal: AbortSignal | undefined,
   intervalMs: number,
 ): Promise<boolean> {
-  let seenWorkerFailures = 0;
-  const known = new Set(tracker.failures.map((f) => `${f.item}\u0000${f.reason}`));
+  // Failures already reported (the producer's own source failures included), by identity: the
+  // list is newest-first and capped, and a count read beside it may be a step behind.
+  const known = new Set(tracker.failures.map((f) => `${f.item}\u0000${f.code}`));
   for (;;) {
     let run: RunRecord | undefined;
     try {
@@ -188,19 +189,14 @@ async function follow(
       listener?.notice?.(`cannot read run ${runId} yet: ${describeError(err)}`);
     }
     if (run) {
-      const workerFailures = run.counts.image.failed + run.counts.text.failed;
-      if (workerFailures > seenWorkerFailures) {
-        // Newest first: the new ones are at the head.
-        const fresh = run.failures.filter((f) => f.modality !== undefined).slice(0, workerFailures - seenWorkerFailures).reverse();
-        for (const f of fresh) {
-          const key = `${f.item}\u0000${f.reason}`;
-          if (known.has(key)) continue;
-          known.add(key);
-          const failure = { item: f.item, code: f.code, reason: f.reason };
-          if (tracker.failures.length < 10_000) tracker.failures.push(failure);
-          listener?.failure?.(failure);
-        }
-        seenWorkerFailures = workerFailures;
+      for (const f of [...run.failures].reverse()) {
+        if (f.modality === undefined) continue;
+        const key = `${f.item}\u0000${f.code}`;
+        if (known.has(key)) continue;
+        known.add(key);
+        const failure = { item: f.item, code: f.code, reason: f.reason };
+        if (tracker.failures.length < MAX_REPORTED_FAILURES) tracker.failures.push(failure);
+        listener?.failure?.(failure);
       }
       syncCounts(tracker, run);
       if (run.state === 'finished') return false;
