@@ -58,7 +58,7 @@ test('batched results equal single-item results', async () => {
     for (let k = 0; k < 1024; k++) assert.ok(Math.abs(v[1024]![k]! - singles[i]![1024]![k]!) < 1e-5, `text ${i} dim ${k}`);
   });
   const images = await Promise.all([1, 2, 3].map((seed) => drawProductImage({ colour: COLOURS[seed]!.id, category: 'hat', seed })));
-  const single = [];
+  const single: MatryoshkaVectors[] = [];
   for (const bytes of images) single.push(await encoder.encodeImage({ bytes }));
   const together = await Promise.all(images.map((bytes) => encoder.encodeImage({ bytes })));
   together.forEach((v, i) => {
