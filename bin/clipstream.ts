@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { ClipstreamError } from '../shared/errors.ts';
+import * as demoCommand from './commands/demo.ts';
 import * as configCommand from './commands/config.ts';
 import * as ingestCommand from './commands/ingest.ts';
 import * as workerCommand from './commands/worker.ts';
@@ -21,7 +22,7 @@ const program = new Command()
   .version('0.1.0')
   .showHelpAfterError();
 
-for (const command of [configCommand, ingestCommand, workerCommand, statusCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand]) command.register(program);
+for (const command of [demoCommand, configCommand, ingestCommand, workerCommand, statusCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);
