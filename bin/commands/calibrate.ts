@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { config } from '../../shared/config/index.ts';
@@ -12,6 +13,7 @@ interface CalibrateOptions {
   samples: number;
   pairs?: string;
   modality?: 'image' | 'text';
+  queryVectors?: string;
   save: boolean;
 }
 
@@ -38,12 +40,19 @@ export function register(program: Command): void {
     .option('--samples <n>', 'stored points used as queries', positiveInt('--samples'), 200)
     .option('--pairs <list>', 'stage limits to try, L1:L2 comma-separated (default: L1 50…1600 × L2 20…400)')
     .option('--modality <image|text>', 'calibrate on one modality only')
+    .option(
+      '--query-vectors <file.jsonl>',
+      'use these query vectors instead of stored points: one per line, a JSON array or `clipstream encode --query` output',
+    )
     .option('--no-save', 'print the table without saving the result')
     .addHelpText(
       'after',
       '\nThe query service uses the saved pair as its default stage limits (else L1=400, L2=100).\n' +
-        'Queries are stored points (each excluded from its own results); run after an ingest.\n\n' +
-        'Examples:\n  clipstream calibrate\n  clipstream calibrate --k 20 --target 0.995 --pairs 200:50,400:100,800:200',
+        'Queries are stored points (each excluded from its own results); run after an ingest.\n' +
+        'For text-to-image search, calibrate with encoded real queries (--query-vectors): they lie\n' +
+        'farther from the images than images from each other and may need wider limits.\n\n' +
+        'Examples:\n  clipstream calibrate\n  clipstream calibrate --k 20 --target 0.995 --pairs 200:50,400:100,800:200\n' +
+        '  clipstream encode --text "rote Schuhe" --query --dims 1024 >> queries.jsonl; clipstream calibrate --query-vectors queries.jsonl',
     )
     .action(async (opts: CalibrateOptions) => {
       if (opts.modality && opts.modality !== 'image' && opts.modality !== 'text') {
@@ -52,6 +61,7 @@ export function register(program: Command): void {
       const cfg = config();
       const dims = cfg.encoder.dims;
       const grid = opts.pairs ? parseGrid(opts.pairs, dims, opts.k) : undefined;
+      const queries = opts.queryVectors ? await readQueryVectors(opts.queryVectors, Math.max(...dims)) : undefined;
       const store = await connectStore(cfg);
       try {
         const collection = cfg.store.collection;
@@ -67,6 +77,7 @@ export function register(program: Command): void {
             target: opts.target,
             samples: opts.samples,
             grid,
+            queries,
             filter: opts.modality ? { must: [{ key: 'modality', match: { value: opts.modality } }] } : undefined,
             onProgress: (line) => process.stderr.write(`${line}\n`),
           },
@@ -86,6 +97,32 @@ export function register(program: Command): void {
     });
 }
 
+/** JSON lines: `[…]`, `{"vector": […]}` or `clipstream encode` output (`{"vectors": {"1024": […]}}`). */
+export async function readQueryVectors(file: string, dim: number): Promise<number[][]> {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new ClipstreamError('BAD_REQUEST', `cannot read query vectors: ${err.code ?? err.message}`, { item: file });
+  });
+  const out: number[][] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    const item = `${file}:${i + 1}`;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      throw new ClipstreamError('BAD_REQUEST', 'not JSON', { item });
+    }
+    const o = parsed as { vector?: unknown; vectors?: Record<string, unknown> };
+    const v = Array.isArray(parsed) ? parsed : Array.isArray(o.vector) ? o.vector : o.vectors?.[String(dim)];
+    if (!Array.isArray(v) || v.length !== dim || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      throw new ClipstreamError('VECTOR_INVALID', `expected a ${dim}-d vector (an array, "vector", or "vectors": {"${dim}": …})`, { item });
+    }
+    out.push(v as number[]);
+  });
+  if (out.length === 0) throw new ClipstreamError('BAD_REQUEST', 'no query vectors', { item: file });
+  return out;
+}
+
 function table(r: CalibrationResult): string {
   const names = r.chosen.stage_limits.map((_, i) => `L${i + 1}`);
   const head = [...names, `recall@${r.k}`, 'p50 ms', 'p99 ms', ''];
@@ -99,5 +136,6 @@ function table(r: CalibrationResult): string {
   rows.push([...names.map(() => '—'), 'exact', r.exact.latency_p50_ms.toFixed(2), r.exact.latency_p99_ms.toFixed(2), '(1024-d scan, baseline)']);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padStart(widths[i]!))).join('  ').trimEnd() + '\n';
-  return `${r.samples} queries from ${r.collection}, dims ${r.dims.join('/')}, target recall ${r.target}\n` + line(head) + rows.map(line).join('');
+  const from = r.queries === 'stored_points' ? 'stored points of' : 'given vectors against';
+  return `${r.samples} queries (${from}) ${r.collection}, dims ${r.dims.join('/')}, target recall ${r.target}\n` + line(head) + rows.map(line).join('');
 }

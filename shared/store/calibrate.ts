@@ -33,6 +33,12 @@ export interface CalibrationOptions {
   grid?: number[][];
   /** Restrict samples and searches (e.g. to one modality). */
   filter?: Filter;
+  /**
+   * Representative full-width query vectors (e.g. encoded from a query log) used instead of
+   * stored points. Worth it for cross-modal search: a text query lies farther from the images
+   * than images lie from each other, and limits calibrated on near neighbours can be too small.
+   */
+  queries?: ReadonlyArray<ArrayLike<number>>;
   onProgress?: (line: string) => void;
 }
 
@@ -53,6 +59,8 @@ export interface CalibrationResult {
   target: number;
   /** Queries actually run (fewer than asked for when the collection is small). */
   samples: number;
+  /** Where the queries came from. */
+  queries: 'stored_points' | 'given_vectors';
   exact: { latency_p50_ms: number; latency_p99_ms: number; latency_mean_ms: number };
   grid: StageMeasurement[];
   /** The cheapest limits reaching the target, or the best measured when none did. */
@@ -115,9 +123,9 @@ export function chooseStageLimits(measured: readonly StageMeasurement[], target:
  * trivially finding itself does not flatter the recall. Point ids are UUIDv5 hashes of source
  * URIs, so the first N in id order (scroll order) are an unbiased sample of the catalogue.
  */
-export async function sampleQueries(target: SearchTarget, n: number, filter?: Filter): Promise<Array<{ id: string; vector: number[] }>> {
+export async function sampleQueries(target: SearchTarget, n: number, filter?: Filter): Promise<Array<{ id: string | undefined; vector: number[] }>> {
   const final = sortedDims(target.dims).at(-1)!;
-  const out: Array<{ id: string; vector: number[] }> = [];
+  const out: Array<{ id: string | undefined; vector: number[] }> = [];
   let offset: string | number | undefined;
   while (out.length < n) {
     const page = await target.client.scroll(target.collection, {
@@ -143,17 +151,24 @@ export async function calibrate(target: SearchTarget, opts: CalibrationOptions =
   const goal = opts.target ?? 0.99;
   const grid = opts.grid ?? defaultGrid(target.dims, k);
   for (const g of grid) checkStageLimits(target.dims, g, k);
-  const queries = await sampleQueries(target, opts.samples ?? 200, opts.filter);
+  const final = sortedDims(target.dims).at(-1)!;
+  const queries = opts.queries
+    ? opts.queries.slice(0, opts.samples ?? opts.queries.length).map((v, i) => {
+        if (v.length !== final) throw new ClipstreamError('VECTOR_INVALID', `query vector ${i + 1} has ${v.length} values, expected ${final}`);
+        return { id: undefined, vector: Array.from(v) };
+      })
+    : await sampleQueries(target, opts.samples ?? 200, opts.filter);
   if (queries.length === 0) {
     throw new ClipstreamError('BAD_REQUEST', `no points with ${sortedDims(target.dims).at(-1)}-d vectors to calibrate on`, { item: target.collection });
   }
   opts.onProgress?.(`${queries.length} queries, k=${k}, ${grid.length} stage-limit tuples`);
 
+  const own = (id: string | undefined) => (id === undefined ? opts.filter : excludeIds(opts.filter, [id]));
   const truth: string[][] = [];
   const exactMs: number[] = [];
   for (const q of queries) {
     const t = performance.now();
-    const hits = await exactSearch(target, { vector: q.vector, limit: k, filter: excludeIds(opts.filter, [q.id]), withPayload: false });
+    const hits = await exactSearch(target, { vector: q.vector, limit: k, filter: own(q.id), withPayload: false });
     exactMs.push(performance.now() - t);
     truth.push(hits.map((h) => h.id));
   }
@@ -168,7 +183,7 @@ export async function calibrate(target: SearchTarget, opts: CalibrationOptions =
         vector: q.vector,
         limit: k,
         stageLimits,
-        filter: excludeIds(opts.filter, [q.id]),
+        filter: own(q.id),
         withPayload: false,
       });
       ms.push(performance.now() - t);
@@ -186,6 +201,7 @@ export async function calibrate(target: SearchTarget, opts: CalibrationOptions =
     k,
     target: goal,
     samples: queries.length,
+    queries: opts.queries ? 'given_vectors' : 'stored_points',
     exact: latency(exactMs),
     grid: measured,
     chosen,
