@@ -40,6 +40,15 @@ export async function runDistributed(
   const { listener, signal } = options;
   const notice = (line: string) => listener?.notice?.(line);
   const ctx = options.queueContext ?? (await openQueues(config.queue, { connectionName: `clipstream-producer-${runId}` }));
+  // Without a listener BullMQ prints every reconnect failure; one notice per outage is enough.
+  let lastRedisNotice = 0;
+  const onRedisError = (err: Error) => {
+    if (Date.now() - lastRedisNotice < 10_000) return;
+    lastRedisNotice = Date.now();
+    notice(`redis: ${describeError(err)} (retrying)`);
+  };
+  ctx.queues.image.on('error', onRedisError);
+  ctx.queues.text.on('error', onRedisError);
   let ownStore: StoreConnection | undefined;
   try {
     let store = options.store;
@@ -69,6 +78,8 @@ export async function runDistributed(
     return tracker.summary({ interrupted, store: store?.url });
   } finally {
     await ownStore?.close();
+    ctx.queues.image.off('error', onRedisError);
+    ctx.queues.text.off('error', onRedisError);
     if (!options.queueContext) await ctx.close();
   }
 }
