@@ -1,0 +1,206 @@
+/**
+ * Ingest runs in Redis: what `clipstream status [RUN]` shows. The producer creates a run and
+ * counts what it queued or skipped; workers count what they finished or gave up on, using the
+ * run id carried in each job. A run is finished once the producer has listed everything and
+ * every queued item is done or failed; the increment that completes it stamps `finishedAt`
+ * atomically (one Lua script), so concurrent workers cannot miss or double-stamp it.
+ *
+ * Keys under `<QUEUE_PREFIX>:`: `runs` (sorted set, score = start time), `run:<id>` (hash of
+ * metadata and counters), `run:<id>:failures` (list of the most recent failures, capped).
+ * Counters are at-least-once: a job that runs twice (a worker died after encoding, before
+ * acknowledging) counts twice; the point itself is idempotent.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { ItemFailure, Modality } from '../catalogue/types.ts';
+
+export const MODALITIES: readonly Modality[] = ['image', 'text'];
+
+export interface ModalityCounts {
+  /** Queued as jobs (or handed to the in-process runner). */
+  enqueued: number;
+  /** Left alone: unchanged in the store, or already queued by another run. */
+  skipped: number;
+  done: number;
+  /** Gave up after the job's attempts (or at once for item errors). */
+  failed: number;
+}
+
+export interface RunFailure extends ItemFailure {
+  /** Absent for failures found before an item existed (a bad line, an unreadable file). */
+  modality?: Modality;
+  at: string;
+}
+
+export type RunState = 'producing' | 'processing' | 'finished';
+
+export interface RunRecord {
+  id: string;
+  sources: string[];
+  startedAt: string;
+  /** When the producer finished listing its sources. */
+  producedAt?: string;
+  finishedAt?: string;
+  state: RunState;
+  counts: Record<Modality, ModalityCounts>;
+  /** Items rejected by the source itself (bad lines, unreadable files): never queued. */
+  sourceFailures: number;
+  /** The most recent failures, newest first, at most the cap. */
+  failures: RunFailure[];
+}
+
+export interface IngestRunsOptions {
+  /** Failures kept per run (counters stay exact beyond it). */
+  maxFailures?: number;
+  /** Runs kept; the oldest are deleted when a new one starts. */
+  maxRuns?: number;
+}
+
+const COUNT_FIELDS = ['enqueued', 'skipped', 'done', 'failed'] as const;
+
+// Increments one counter (if the run exists) and stamps finishedAt when production has ended
+// and every enqueued item of both modalities is done or failed.
+const COUNT_AND_MAYBE_FINISH = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] ~= '' then redis.call('HINCRBY', KEYS[1], ARGV[1], tonumber(ARGV[2])) end
+local f = redis.call('HMGET', KEYS[1], 'producedAt', 'finishedAt',
+  'image:enqueued', 'image:done', 'image:failed', 'text:enqueued', 'text:done', 'text:failed')
+local function n(x) if x then return tonumber(x) else return 0 end end
+if f[1] and not f[2] and n(f[4]) + n(f[5]) >= n(f[3]) and n(f[7]) + n(f[8]) >= n(f[6]) then
+  redis.call('HSET', KEYS[1], 'finishedAt', ARGV[3])
+end
+return 1
+`;
+
+/** A sortable, readable run id without `:` (it ends up in Redis keys and CLI arguments): `20260127T025009Z-3fa9c1`. */
+export function newRunId(now: Date = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+}
+
+export class IngestRuns {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #maxFailures: number;
+  readonly #maxRuns: number;
+
+  constructor(redis: Redis, prefix: string, options: IngestRunsOptions = {}) {
+    this.#redis = redis;
+    this.#prefix = prefix;
+    this.#maxFailures = options.maxFailures ?? 1_000;
+    this.#maxRuns = options.maxRuns ?? 500;
+  }
+
+  #runKey(id: string): string {
+    return `${this.#prefix}:run:${id}`;
+  }
+  #failuresKey(id: string): string {
+    return `${this.#prefix}:run:${id}:failures`;
+  }
+  get #indexKey(): string {
+    return `${this.#prefix}:runs`;
+  }
+
+  async createRun(sources: readonly string[], options: { id?: string; now?: Date } = {}): Promise<string> {
+    const now = options.now ?? new Date();
+    const id = options.id ?? newRunId(now);
+    const fields: Record<string, string> = { id, sources: JSON.stringify(sources), startedAt: now.toISOString(), sourceFailures: '0' };
+    for (const m of MODALITIES) for (const c of COUNT_FIELDS) fields[`${m}:${c}`] = '0';
+    await this.#redis.multi().hset(this.#runKey(id), fields).zadd(this.#indexKey, now.getTime(), id).exec();
+    await this.#prune();
+    return id;
+  }
+
+  async #prune(): Promise<void> {
+    const stale = await this.#redis.zrange(this.#indexKey, 0, String(-this.#maxRuns - 1));
+    if (stale.length === 0) return;
+    await this.#redis
+      .multi()
+      .del(...stale.flatMap((id) => [this.#runKey(id), this.#failuresKey(id)]))
+      .zrem(this.#indexKey, ...stale)
+      .exec();
+  }
+
+  async #count(id: string, field: string, n: number): Promise<void> {
+    await this.#redis.eval(COUNT_AND_MAYBE_FINISH, 1, this.#runKey(id), field, String(n), new Date().toISOString());
+  }
+
+  recordEnqueued(id: string, modality: Modality, n = 1): Promise<void> {
+    return this.#count(id, `${modality}:enqueued`, n);
+  }
+
+  recordSkipped(id: string, modality: Modality, n = 1): Promise<void> {
+    return this.#count(id, `${modality}:skipped`, n);
+  }
+
+  recordDone(id: string, modality: Modality, n = 1): Promise<void> {
+    return this.#count(id, `${modality}:done`, n);
+  }
+
+  /**
+   * A failed item. With `modality`, an item that was queued and gave up (counts towards the
+   * run's completion); without, one the source rejected before it became an item.
+   */
+  async recordFailed(id: string, failure: ItemFailure, modality?: Modality): Promise<void> {
+    const entry: RunFailure = { item: failure.item, code: failure.code, reason: failure.reason, at: new Date().toISOString() };
+    if (modality) entry.modality = modality;
+    const exists = await this.#redis.exists(this.#runKey(id));
+    if (!exists) return;
+    await this.#redis
+      .multi()
+      .lpush(this.#failuresKey(id), JSON.stringify(entry))
+      .ltrim(this.#failuresKey(id), 0, this.#maxFailures - 1)
+      .exec();
+    await this.#count(id, modality ? `${modality}:failed` : 'sourceFailures', 1);
+  }
+
+  /** The producer has listed every source; the run finishes when the queued work has. */
+  async finishProducing(id: string, now: Date = new Date()): Promise<void> {
+    await this.#redis.hsetnx(this.#runKey(id), 'producedAt', now.toISOString());
+    await this.#count(id, '', 0);
+  }
+
+  async readRun(id: string, options: { failures?: number } = {}): Promise<RunRecord | undefined> {
+    const [hash, failures] = await Promise.all([
+      this.#redis.hgetall(this.#runKey(id)),
+      this.#redis.lrange(this.#failuresKey(id), 0, (options.failures ?? this.#maxFailures) - 1),
+    ]);
+    if (!hash || !hash.id) return undefined;
+    return toRunRecord(hash, failures.map((f) => JSON.parse(f) as RunFailure));
+  }
+
+  /** The most recent runs first, without their failure lists. */
+  async listRuns(limit = 20): Promise<RunRecord[]> {
+    const ids = await this.#redis.zrevrange(this.#indexKey, 0, limit - 1);
+    if (ids.length === 0) return [];
+    const pipeline = this.#redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.#runKey(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.flatMap(([err, hash]) => (err || !hash || !(hash as Record<string, string>).id ? [] : [toRunRecord(hash as Record<string, string>, [])]));
+  }
+
+  /** The latest run's id, for `clipstream status` without an argument. */
+  async latestRunId(): Promise<string | undefined> {
+    const [id] = await this.#redis.zrevrange(this.#indexKey, 0, 0);
+    return id;
+  }
+}
+
+function toRunRecord(hash: Record<string, string>, failures: RunFailure[]): RunRecord {
+  const num = (k: string) => Number(hash[k] ?? 0);
+  const counts = {} as Record<Modality, ModalityCounts>;
+  for (const m of MODALITIES) {
+    counts[m] = { enqueued: num(`${m}:enqueued`), skipped: num(`${m}:skipped`), done: num(`${m}:done`), failed: num(`${m}:failed`) };
+  }
+  const record: RunRecord = {
+    id: hash.id!,
+    sources: JSON.parse(hash.sources ?? '[]') as string[],
+    startedAt: hash.startedAt!,
+    state: hash.finishedAt ? 'finished' : hash.producedAt ? 'processing' : 'producing',
+    counts,
+    sourceFailures: num('sourceFailures'),
+    failures,
+  };
+  if (hash.producedAt) record.producedAt = hash.producedAt;
+  if (hash.finishedAt) record.finishedAt = hash.finishedAt;
+  return record;
+}
