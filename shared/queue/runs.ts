@@ -160,9 +160,11 @@ export class IngestRuns {
   }
 
   async readRun(id: string, options: { failures?: number } = {}): Promise<RunRecord | undefined> {
+    const wanted = Math.max(0, options.failures ?? this.#maxFailures);
     const [hash, failures] = await Promise.all([
       this.#redis.hgetall(this.#runKey(id)),
-      this.#redis.lrange(this.#failuresKey(id), 0, (options.failures ?? this.#maxFailures) - 1),
+      // LRANGE 0 -1 would mean "all": asking for none must not fetch the whole list.
+      wanted === 0 ? Promise.resolve([] as string[]) : this.#redis.lrange(this.#failuresKey(id), 0, wanted - 1),
     ]);
     if (!hash || !hash.id) return undefined;
     return toRunRecord(hash, failures.map((f) => JSON.parse(f) as RunFailure));

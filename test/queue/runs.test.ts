@@ -64,6 +64,8 @@ test('the failure list is capped while the counters stay exact; unknown runs are
   const run = (await runs.readRun(id))!;
   assert.equal(run.counts.text.failed, 5);
   assert.deepEqual(run.failures.map((f) => f.item), ['record:x/4', 'record:x/3', 'record:x/2']);
+  assert.deepEqual((await runs.readRun(id, { failures: 0 }))!.failures, []);
+  assert.deepEqual((await runs.readRun(id, { failures: 1 }))!.failures.map((f) => f.item), ['record:x/4']);
   await runs.recordDone('no-such-run', 'text');
   await runs.recordFailed('no-such-run', { item: 'a', code: 'X', reason: 'y' }, 'text');
   assert.equal(await runs.readRun('no-such-run'), undefined);
