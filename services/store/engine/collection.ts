@@ -488,8 +488,48 @@ export class Collection implements FilterTarget {
     const pred = this.filter(body.filter);
     if (pred === null) return { count: this.liveCount };
     let n = 0;
-    for (let s = 0; s < this.slotCount; s++) if (this.alive[s] === 1 && pred(s)) n++;
+    const candidates = this.candidateSlots([body.filter]);
+    if (candidates) {
+      for (const s of candidates) if (this.alive[s] === 1 && pred(s)) n++;
+    } else {
+      for (let s = 0; s < this.slotCount; s++) if (this.alive[s] === 1 && pred(s)) n++;
+    }
     return { count: n };
+  }
+
+  /**
+   * The smallest set of slots an equality condition in the filters' top-level `must` allows
+   * (from a keyword/integer/uuid/bool index, or has_id); null when there is none and every
+   * point must be examined. Candidates still have to pass the full filter.
+   */
+  candidateSlots(filters: unknown[]): Set<number> | null {
+    let best: Set<number> | null = null;
+    for (const f of filters) {
+      if (!f || typeof f !== 'object') continue;
+      const must = (f as { must?: unknown }).must;
+      const list = Array.isArray(must) ? must : must ? [must] : [];
+      for (const c of list) {
+        const cond = c as { key?: string; match?: { value?: unknown; any?: unknown[] } | null; has_id?: unknown[] };
+        let set: Set<number> | undefined;
+        if (Array.isArray(cond.has_id)) {
+          set = new Set();
+          for (const raw of cond.has_id) {
+            const slot = this.idToSlot.get(parsePointId(raw, 'has_id'));
+            if (slot !== undefined) set.add(slot);
+          }
+        } else if (typeof cond.key === 'string' && cond.match) {
+          const index = this.indexes.get(cond.key);
+          if (!index) continue;
+          const values = 'value' in cond.match ? [cond.match.value] : Array.isArray(cond.match.any) ? cond.match.any : [];
+          // Postings hold only values of the index's type; other types must take the scan.
+          const want = index.type === 'integer' ? 'number' : index.type === 'bool' ? 'boolean' : 'string';
+          if (values.length === 0 || !values.every((v) => typeof v === want)) continue;
+          set = index.lookup(values);
+        }
+        if (set && (best === null || set.size < best.size)) best = set;
+      }
+    }
+    return best;
   }
 
   scroll(body: Record<string, unknown>): { points: RecordJson[]; next_page_offset: PointId | null } {

@@ -193,7 +193,7 @@ class Executor {
       return { slots, scores: slots.map(() => 0) };
     }
     if (q.kind === 'nearest') {
-      const candidates = smallestCandidates(this.col, [this.rootJson, stage.filterJson]);
+      const candidates = this.col.candidateSlots([this.rootJson, stage.filterJson]);
       return scan(q.column, q.vector, candidates, this.col.slotCount, pred, limit, stage.scoreThreshold);
     }
     if (q.kind === 'order_by') return this.ordered(q.spec, pred, limit);
@@ -286,37 +286,6 @@ function sample(slots: number[], limit: number): Ranked {
   }
   const picked = slots.slice(0, limit);
   return { slots: picked, scores: picked.map(() => 0) };
-}
-
-/**
- * The smallest set of slots an equality condition in a filter's top-level `must` allows, taken
- * from a keyword/integer/uuid/bool index; null when no such condition exists (scan everything).
- */
-function smallestCandidates(col: Collection, filters: unknown[]): Set<number> | null {
-  let best: Set<number> | null = null;
-  for (const f of filters) {
-    if (!f || typeof f !== 'object') continue;
-    const must = (f as { must?: unknown }).must;
-    const list = Array.isArray(must) ? must : must ? [must] : [];
-    for (const c of list) {
-      const cond = c as { key?: string; match?: { value?: unknown; any?: unknown[] } | null; has_id?: unknown[] };
-      let set: Set<number> | undefined;
-      if (Array.isArray(cond.has_id)) {
-        set = new Set();
-        for (const raw of cond.has_id) {
-          const slot = col.slotOf(parsePointId(raw, 'has_id'));
-          if (slot !== undefined) set.add(slot);
-        }
-      } else if (typeof cond.key === 'string' && cond.match) {
-        const index = col.indexes.get(cond.key);
-        if (!index) continue;
-        if ('value' in cond.match) set = index.lookup([cond.match.value]);
-        else if (Array.isArray(cond.match.any)) set = index.lookup(cond.match.any);
-      }
-      if (set && (best === null || set.size < best.size)) best = set;
-    }
-  }
-  return best;
 }
 
 function scoredPoints(col: Collection, ranked: Ranked, from: number, payload: PayloadSelector, vectors: VectorSelector): ScoredPointJson[] {
