@@ -450,6 +450,32 @@ describe('query', () => {
     assert.ok(res.points[0]!.score > res.points[1]!.score);
   });
 
+  it('recommends from positive and negative examples (average vector), excluding them', async () => {
+    const res = await client.query(name(), { query: { recommend: { positive: [1], negative: [2] } }, using: 'v', limit: 3 });
+    assert.deepEqual(ids(res.points), [5, 3, 4]);
+    close(res.points[0]!.score, 0.8);
+  });
+
+  it('fuses with distribution-based score fusion', async () => {
+    const res = await client.query(name(), {
+      prefetch: [
+        { query: [1, 0, 0, 0], using: 'v', limit: 3 },
+        { query: [1, 1, 1], using: 'd', limit: 3 },
+      ],
+      query: { fusion: 'dbsf' },
+    });
+    assert.deepEqual(ids(res.points).sort(), [1, 3, 4, 5]);
+    for (let i = 1; i < res.points.length; i++) assert.ok(res.points[i - 1]!.score >= res.points[i]!.score);
+  });
+
+  it('looks up the query vector in another collection', async () => {
+    const other = n('lookup_src');
+    await client.createCollection(other, { vectors: { v: { size: 4, distance: 'Cosine' } } });
+    await client.upsert(other, { wait: true, points: [{ id: 1, vector: { v: [0, 0, 1, 0] } }] });
+    const res = await client.query(name(), { query: 1, using: 'v', lookup_from: { collection: other }, limit: 2 });
+    assert.deepEqual(ids(res.points), [4, 5], 'point 1 of this collection is not excluded: the id refers to the other one');
+  });
+
   it('answers a batch of queries in order', async () => {
     const res = await client.queryBatch(name(), {
       searches: [
@@ -472,6 +498,29 @@ describe('query', () => {
     const res = await client.queryGroups(g, { query: [1, 0], using: 'v', group_by: 'product_id', group_size: 2, limit: 2 });
     assert.deepEqual(res.groups.map((x) => x.id), ['p1', 'p2']);
     assert.deepEqual(res.groups.map((x) => ids(x.hits)), [[1, 2], [4, 5]]);
+  });
+});
+
+describe('groups with lookup', () => {
+  it('attaches the record of each group id from another collection', async () => {
+    const hits = n('group_hits');
+    const products = n('group_products');
+    await client.createCollection(hits, { vectors: { v: { size: 2, distance: 'Cosine' } } });
+    await client.createCollection(products, { vectors: { v: { size: 2, distance: 'Cosine' } } });
+    await client.upsert(products, { wait: true, points: [{ id: 100, vector: { v: [1, 0] }, payload: { name: 'lamp' } }, { id: 200, vector: { v: [0, 1] }, payload: { name: 'desk' } }] });
+    await client.upsert(hits, {
+      wait: true,
+      points: [
+        { id: 1, vector: { v: [1, 0] }, payload: { product: 200 } },
+        { id: 2, vector: { v: [1, 0.5] }, payload: { product: 100 } },
+        { id: 3, vector: { v: [0, 1] }, payload: { product: 200 } },
+        { id: 4, vector: { v: [1, 1] } },
+      ],
+    });
+    const res = await client.queryGroups(hits, { query: [1, 0], using: 'v', group_by: 'product', group_size: 1, limit: 5, with_lookup: { collection: products, with_payload: true } });
+    assert.deepEqual(res.groups.map((g) => g.id), [200, 100], 'a point without the field belongs to no group');
+    assert.deepEqual(res.groups.map((g) => (g.lookup as { payload?: { name?: string } } | null | undefined)?.payload?.name), ['desk', 'lamp']);
+    assert.deepEqual(res.groups.map((g) => ids(g.hits)), [[1], [2]]);
   });
 });
 
@@ -507,6 +556,15 @@ describe('scroll, order_by and count', () => {
     assert.deepEqual(ids(desc.points), [1, 2, 3]);
     const from = await client.scroll(name(), { limit: 100, order_by: { key: 'rank', start_from: 20 } });
     assert.deepEqual(ids(from.points), [6, 5, 4, 3, 2, 1]);
+  });
+
+  it('orders and samples through the query API', async () => {
+    const ordered = await client.query(name(), { query: { order_by: { key: 'rank', direction: 'desc' } }, limit: 3 });
+    assert.deepEqual(ids(ordered.points), [1, 2, 3]);
+    const sampled = await client.query(name(), { query: { sample: 'random' }, limit: 5 });
+    const got = ids(sampled.points);
+    assert.equal(new Set(got).size, 5);
+    for (const id of got) assert.ok((id as number) >= 1 && (id as number) <= 25);
   });
 
   it('refuses order_by without a range index', async () => {

@@ -102,6 +102,7 @@ describe('store engine', () => {
     store.createCollection('gone', { vectors: { size: 2, distance: 'Cosine' } });
     store.updateAliases({ actions: [{ create_alias: { collection_name: 'c', alias_name: 'live' } }, { create_alias: { collection_name: 'gone', alias_name: 'old' } }] });
     store.createIndex('c', { field_name: 'tag', field_schema: 'keyword' }, WAIT);
+    store.updateCollection('c', { vectors: { v: { hnsw_config: { m: 4 } } }, optimizers_config: { indexing_threshold: 7 } });
     assert.equal(store.deleteCollection('gone'), true);
     assert.equal(store.deleteCollection('gone'), false);
     await store.close();
@@ -110,7 +111,10 @@ describe('store engine', () => {
     assert.deepEqual(reopened.listCollections(), { collections: [{ name: 'c' }] });
     assert.deepEqual(reopened.listAliases(), { aliases: [{ alias_name: 'live', collection_name: 'c' }] });
     assert.equal(reopened.count('live', { filter: { must: [{ key: 'tag', match: { value: 'a' } }] } }).count, 3);
-    assert.deepEqual((reopened.info('c').payload_schema as Record<string, unknown>).tag, { data_type: 'keyword', points: 3 });
+    const info = reopened.info('c') as { payload_schema: Record<string, unknown>; config: { params: { vectors: Record<string, { hnsw_config?: { m: number } }> }; optimizer_config: { indexing_threshold: number } } };
+    assert.deepEqual(info.payload_schema.tag, { data_type: 'keyword', points: 3 });
+    assert.equal(info.config.params.vectors.v!.hnsw_config?.m, 4);
+    assert.equal(info.config.optimizer_config.indexing_threshold, 7);
     await reopened.close();
   });
 
