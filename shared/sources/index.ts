@@ -128,6 +128,12 @@ export interface OpenedSource {
   readonly progress: Readonly<SourceProgress>;
 }
 
+/** The error's message without the item prefix ClipstreamError adds (the failure names the item already). */
+function reasonOf(err: unknown): string {
+  if (err instanceof ClipstreamError && err.item && err.message.startsWith(`${err.item}: `)) return err.message.slice(err.item.length + 2);
+  return describeError(err);
+}
+
 export function isItemFailureEntry(x: CatalogueItem | ItemFailure): x is ItemFailure {
   return !('kind' in x);
 }
@@ -161,7 +167,7 @@ export function openSource(spec: SourceSpec | string, options: OpenSourceOptions
       // One unreadable records file (dropped connection, permissions) must not end the other files.
       if (err instanceof ClipstreamError && err.code === 'BAD_REQUEST') throw err;
       const code = err instanceof ClipstreamError ? err.code : 'SOURCE_UNREACHABLE';
-      yield { item: name, code, reason: `records file could not be read to the end: ${describeError(err)}` };
+      yield { item: name, code, reason: `records file could not be read to the end: ${reasonOf(err)}` };
     }
   }
 
@@ -178,12 +184,19 @@ export function openSource(spec: SourceSpec | string, options: OpenSourceOptions
 
   async function* s3Prefix(bucket: string, prefix: string): AsyncGenerator<CatalogueItem | ItemFailure> {
     const listed = listObjects({ ...options, client: s3(), bucket, prefix, pageSize: options.pageSize, signal: options.signal });
-    const classified = mapConcurrent(listed, concurrency, async (entry): Promise<ImageObject | S3ObjectEntry | undefined> =>
-      recordFormatOf(entry.key) ? entry : classifyImageEntry(s3(), entry, options),
-    );
+    const classified = mapConcurrent(listed, concurrency, async (entry): Promise<ImageObject | S3ObjectEntry | ItemFailure | undefined> => {
+      if (recordFormatOf(entry.key)) return entry;
+      try {
+        return await classifyImageEntry(s3(), entry, options);
+      } catch (err) {
+        // A HEAD that keeps failing costs that object, not the listing.
+        if (options.signal?.aborted || !(err instanceof ClipstreamError)) throw err;
+        return { item: s3Uri(entry.bucket, entry.key), code: err.code, reason: reasonOf(err) };
+      }
+    });
     for await (const x of classified) {
       if (!x) continue;
-      if ('kind' in x) yield x;
+      if ('kind' in x || 'item' in x) yield x;
       else yield* s3Records(x.bucket, x.key);
     }
   }
@@ -212,7 +225,7 @@ export function openSource(spec: SourceSpec | string, options: OpenSourceOptions
         return await toLocalImageObject(entry, options);
       } catch (err) {
         // Removed or unreadable since the walk: that file only.
-        return { item: fileUri(entry.path), code: err instanceof ClipstreamError ? err.code : 'SOURCE_UNREACHABLE', reason: describeError(err) };
+        return { item: fileUri(entry.path), code: err instanceof ClipstreamError ? err.code : 'SOURCE_UNREACHABLE', reason: reasonOf(err) };
       }
     });
     for await (const x of classified) {

@@ -151,3 +151,21 @@ test('openSource on a single records object and a single image object', async ()
     { kind: 'image', sourceUri: `s3://${BUCKET}/cat/products/P1/front.jpg`, version: md5('jpeg-bytes-1'), bytes: 12, contentType: 'image/jpeg', productId: 'P1', lastModified: undefined },
   );
 });
+
+test('a records file deleted after listing is one SOURCE_NOT_FOUND failure; the source goes on', async () => {
+  await s3.put(BUCKET, 'gone/a.jpg', 'a', 'image/jpeg');
+  await s3.put(BUCKET, 'gone/b.jsonl', '{"id":"1","text":"x"}\n', 'application/x-ndjson');
+  await s3.put(BUCKET, 'gone/c.jpg', 'c', 'image/jpeg');
+  const it = openSource(`s3://${BUCKET}/gone/`, { s3Client: s3.client, concurrency: 1 }).items[Symbol.asyncIterator]();
+  const first = await it.next();
+  assert.equal((first.value as ImageObject).sourceUri, `s3://${BUCKET}/gone/a.jpg`);
+  await s3.remove(BUCKET, 'gone/b.jsonl');
+  const rest: Array<CatalogueItem | ItemFailure> = [];
+  for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value);
+  assert.equal(rest.length, 2);
+  const failure = rest[0] as ItemFailure;
+  assert.equal(failure.item, `s3://${BUCKET}/gone/b.jsonl`);
+  assert.equal(failure.code, 'SOURCE_NOT_FOUND');
+  assert.ok(!failure.reason.startsWith('s3://'), 'the reason does not repeat the item');
+  assert.equal((rest[1] as ImageObject).sourceUri, `s3://${BUCKET}/gone/c.jpg`);
+});
