@@ -38,6 +38,9 @@ scripts/test-model/draw.ts. Every output made with it must say so (config.json h
 
 - Vocabulary: ${vocabSize} XLM-R-style Unigram pieces (<s>=0, <pad>=1, </s>=2, <unk>=3, <mask> last).
 - Embeddings: ${EMBEDDING_DIM} dims, energy concentrated in the first 64 (Matryoshka-like).
+- Text→image scores depend only on colour and category: every image carries both with the same
+  weight, and what else tells texts (filler words) or images (backdrop, placement) apart lives in
+  separate coordinates, so e.g. "white bag" ranks the white bag first whatever the backgrounds.
 - Heavy blocks: ${heavy}.
 
 ## \`--heavy N\`: compute without meaning, for benchmarks
@@ -51,10 +54,10 @@ best rounds; expect ±50 % with other load):
 
 | N  | image ms/item | text ms/item | model.onnx |
 |----|---------------|--------------|------------|
-| 0  | 0.2–0.7       | 0.03         | 1.8 MB     |
-| 1  | 7–11          | 0.1          | 2.9 MB     |
-| 4  | 12–17         | 0.3          | 3.7 MB     |
-| 16 | 31–48         | 0.3–0.6      | 6.8 MB     |
+| 0  | 0.2–0.7       | 0.03         | 2.5 MB     |
+| 1  | 7–11          | 0.1          | 3.6 MB     |
+| 4  | 12–17         | 0.3          | 4.4 MB     |
+| 16 | 31–48         | 0.3–0.6      | 7.6 MB     |
 `;
 }
 

@@ -8,8 +8,9 @@
  * Text tower: mean of the token feature rows over non-pad ids (pad = 1, no attention_mask), then
  * the shared projection. Image tower: pool to a 32×32 grid, undo the CLIP normalisation, take
  * the border colour as background, softly segment the foreground, softmax its colour against the
- * colour prototypes and its 16×16 mask against the category templates, add a little image detail,
- * then the shared projection.
+ * colour prototypes and its 16×16 mask against the category templates, add a little image detail
+ * (fixed norm, in coordinates no text reaches), then the shared projection. So a text→image score
+ * depends on colour and category agreement, not on the backdrop or on filler words.
  *
  * `heavy` adds N residual tanh blocks over 1024 image patches (and over the text tokens) whose
  * result enters the embeddings scaled by 1e-6: compute without meaning, for benchmarks.
@@ -22,8 +23,10 @@ import {
   CONCEPTS,
   EMBEDDING_DIM,
   FEATURES,
+  IMAGE_DETAIL_DIMS,
+  IMAGE_DETAIL_NORM,
+  IMAGE_DETAIL_OFFSET,
   IMAGE_SIZE,
-  NOISE_DIMS,
   SHAPE_GRID,
   TEMPLATE_VARIANTS,
   type TestModelWeights,
@@ -60,6 +63,9 @@ export function buildGraph(w: TestModelWeights, opts: GraphOptions): Uint8Array 
   const ax1 = axes('axes_1', [1]);
   const one = g.scalar('one', 1);
   const tiny = g.scalar('tiny', 1e-12);
+  /** Rows of a [batch, n] tensor scaled to unit length. */
+  const unitRows = (x: string, out?: string) =>
+    g.op('Div', [x, g.op('Max', [g.op('Sqrt', [g.op('ReduceSum', [g.op('Mul', [x, x]), ax1], { keepdims: { i: 1 } })]), tiny])], {}, out);
 
   // ---- Text tower -------------------------------------------------------------------------
   const table = g.floats('token_features', [opts.vocabSize, FEATURES], w.tokenFeatures);
@@ -118,12 +124,14 @@ export function buildGraph(w: TestModelWeights, opts: GraphOptions): Uint8Array 
     g.op('Sub', [fgNorm2, g.op('Mul', [fgDotProto, g.scalar('two', 2)])]),
     g.floats('colour_prototype_norms', [1, COLOURS.length], w.colourPrototypeNorms),
   ]);
-  const colourWeights = g.op(
+  const colourSoftmax = g.op(
     'Softmax',
     [g.op('Mul', [colourDist2, g.scalar('neg_inv_colour_temperature', -1 / COLOUR_TEMPERATURE)])],
     { axis: { i: 1 } },
-    'colour_weights',
   );
+  // Unit length rather than unit sum: an image whose colour sits between two prototypes still
+  // carries as much colour evidence as any other, split between the two (same for categories).
+  const colourWeights = unitRows(colourSoftmax, 'colour_weights');
 
   // Category: cosine of the coarse mask with each silhouette template, best variant per category.
   const shapePool = COLOUR_GRID / SHAPE_GRID;
@@ -139,16 +147,20 @@ export function buildGraph(w: TestModelWeights, opts: GraphOptions): Uint8Array 
     g.int64s('template_shape', [3], [0, CATEGORIES.length, TEMPLATE_VARIANTS]),
   ]);
   const best = g.op('ReduceMax', [cosines], { axes: { ints: [2] }, keepdims: { i: 0 } });
-  const categoryWeights = g.op('Softmax', [g.op('Mul', [best, g.scalar('inv_shape_temperature', 1 / SHAPE_TEMPERATURE)])], { axis: { i: 1 } }, 'category_weights');
+  const categoryWeights = unitRows(g.op('Softmax', [g.op('Mul', [best, g.scalar('inv_shape_temperature', 1 / SHAPE_TEMPERATURE)])], { axis: { i: 1 } }), 'category_weights');
 
-  // Image detail: a fixed random projection of the coarse colours, so two images of one concept
-  // are close but not identical.
+  // Image detail: a fixed random projection of the coarse colours relative to the background, so
+  // two images of one concept are close but not identical. Relative, so a dark studio backdrop
+  // does not move an image further than its product does; into image-only coordinates (padded
+  // past the text tower's), so no query word can prefer one backdrop to another.
   const coarseRgb = g.op('AveragePool', [rgb], { kernel_shape: { ints: [shapePool, shapePool] }, strides: { ints: [shapePool, shapePool] } });
-  const centred = g.op('Sub', [g.op('Flatten', [coarseRgb], { axis: { i: 1 } }), g.scalar('half', 0.5)]);
-  const detail = g.op('MatMul', [centred, g.floats('image_detail', [3 * SHAPE_GRID * SHAPE_GRID, NOISE_DIMS], w.imageNoise)]);
-  const imageFeatures = g.op('Concat', [colourWeights, categoryWeights, detail], { axis: { i: 1 } }, 'image_features');
+  const relative = g.op('Flatten', [g.op('Sub', [coarseRgb, background])], { axis: { i: 1 } });
+  const rawDetail = g.op('MatMul', [relative, g.floats('image_detail', [3 * SHAPE_GRID * SHAPE_GRID, IMAGE_DETAIL_DIMS], w.imageDetail)]);
+  const detail = g.op('Mul', [unitRows(rawDetail), g.scalar('image_detail_norm', IMAGE_DETAIL_NORM)]);
+  const detailPadded = g.op('Pad', [detail, g.int64s('image_detail_pads', [4], [0, IMAGE_DETAIL_OFFSET - CONCEPTS, 0, 0])]);
+  const imageFeatures = g.op('Concat', [colourWeights, categoryWeights, detailPadded], { axis: { i: 1 } }, 'image_features');
   let imageEmbedding = g.op('MatMul', [imageFeatures, projection]);
-  if (CONCEPTS !== COLOURS.length + CATEGORIES.length) throw new Error('feature layout');
+  if (CONCEPTS !== COLOURS.length + CATEGORIES.length || IMAGE_DETAIL_OFFSET + IMAGE_DETAIL_DIMS !== FEATURES) throw new Error('feature layout');
 
   // ---- Optional heavy compute -------------------------------------------------------------
   if (opts.heavy > 0) {
@@ -179,12 +191,10 @@ export function buildGraph(w: TestModelWeights, opts: GraphOptions): Uint8Array 
   }
 
   // ---- Outputs ----------------------------------------------------------------------------
-  const l2 = (x: string, out: string) =>
-    g.op('Div', [x, g.op('Max', [g.op('Sqrt', [g.op('ReduceSum', [g.op('Mul', [x, x]), ax1], { keepdims: { i: 1 } })]), tiny])], {}, out);
   g.op('Identity', [textEmbedding], {}, 'text_embeddings');
   g.op('Identity', [imageEmbedding], {}, 'image_embeddings');
-  l2('text_embeddings', 'l2norm_text_embeddings');
-  l2('image_embeddings', 'l2norm_image_embeddings');
+  unitRows('text_embeddings', 'l2norm_text_embeddings');
+  unitRows('image_embeddings', 'l2norm_image_embeddings');
   g.output('text_embeddings', 'float', ['text_batch', EMBEDDING_DIM]);
   g.output('image_embeddings', 'float', ['image_batch', EMBEDDING_DIM]);
   g.output('l2norm_text_embeddings', 'float', ['text_batch', EMBEDDING_DIM]);

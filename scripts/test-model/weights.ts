@@ -1,11 +1,17 @@
 /**
- * The test model's weights. Both towers first produce a small feature vector of F = C + R numbers
- * (C concept weights, R "everything else" coordinates) and share one projection to 1024 dims, so a
- * concept means the same direction whichever tower saw it.
+ * The test model's weights. Both towers first produce a small feature vector of F = C + T + I
+ * numbers (C concept weights, T text-only and I image-only "everything else" coordinates) and share
+ * one projection to 1024 dims, so a concept means the same direction whichever tower saw it.
+ *
+ * Text and image detail get disjoint coordinates: a query's filler words (the retrieval prefix,
+ * articles…) must not line up with whatever distinguishes one photo from another (background
+ * brightness above all), or text→image ranking would follow the background instead of the
+ * product. Within one modality the detail still keeps near-duplicates close but not identical.
  *
  * The projection's rows have variance decaying with the dimension index and are orthonormal
- * within the first 64 dims: most of the energy sits up front, as in a Matryoshka-trained model,
- * so 64-d truncation still separates every concept while 1024-d keeps a little more detail.
+ * within the first 64 dims and within the rest: most of the energy sits up front, as in a
+ * Matryoshka-trained model, so 64-d truncation still separates every concept while 1024-d keeps
+ * a little more detail.
  */
 import { CATEGORIES, COLOURS } from './concepts.ts';
 import { LAYOUT } from './draw.ts';
@@ -14,15 +20,24 @@ import { Rng } from './prng.ts';
 import { PAD_ID, type Vocabulary } from './vocabulary.ts';
 
 export const EMBEDDING_DIM = 1024;
-/** Dims in which the feature directions are made exactly orthogonal. */
+/** The feature directions are orthogonal within these first dims, and within the rest. */
 export const HEAD_DIMS = 64;
-export const NOISE_DIMS = 16;
+/** "Everything else" coordinates of the text tower (filler words) and of the image tower. */
+export const TEXT_DETAIL_DIMS = 16;
+export const IMAGE_DETAIL_DIMS = 16;
 export const CONCEPTS = COLOURS.length + CATEGORIES.length;
-export const FEATURES = CONCEPTS + NOISE_DIMS;
+/** Offset of the image tower's detail coordinates in the feature vector. */
+export const IMAGE_DETAIL_OFFSET = CONCEPTS + TEXT_DETAIL_DIMS;
+export const FEATURES = IMAGE_DETAIL_OFFSET + IMAGE_DETAIL_DIMS;
 /** Grid the image tower pools the 512×512 input to, and the coarser grid shapes are matched on. */
 export const COLOUR_GRID = 32;
 export const SHAPE_GRID = 16;
 export const IMAGE_SIZE = 512;
+/**
+ * Norm of every image's detail vector, against 1 for each recognised concept: fixed, so a
+ * product's colour and category weigh the same in every image's embedding.
+ */
+export const IMAGE_DETAIL_NORM = 0.25;
 
 /** Template variants per category: the drawer's size and position jitter, sampled on a grid. */
 const TEMPLATE_SCALES = [LAYOUT.scaleRange[0], (LAYOUT.scaleRange[0] + LAYOUT.scaleRange[1]) / 2, LAYOUT.scaleRange[1]];
@@ -34,8 +49,8 @@ export interface TestModelWeights {
   projection: Float32Array;
   /** [vocab, FEATURES] */
   tokenFeatures: Float32Array;
-  /** [3 * SHAPE_GRID², NOISE_DIMS]: image-specific detail from the coarse pixels. */
-  imageNoise: Float32Array;
+  /** [3 * SHAPE_GRID², IMAGE_DETAIL_DIMS]: image-specific detail from the coarse pixels. */
+  imageDetail: Float32Array;
   /** [3, colours]: colour prototypes in [0, 1]. */
   colourPrototypes: Float32Array;
   /** [1, colours]: squared norms of the prototypes. */
@@ -50,33 +65,48 @@ function decayingRow(rng: Rng): Float32Array {
   return row;
 }
 
-/** Rows orthonormalised (Gram-Schmidt) over their first HEAD_DIMS entries, then unit length. */
-function projectionRows(rng: Rng): Float32Array {
-  const rows = Array.from({ length: FEATURES }, () => decayingRow(rng));
-  let headNorm = 0;
-  for (const r of rows) for (let d = 0; d < HEAD_DIMS; d++) headNorm += r[d]! * r[d]!;
-  headNorm = Math.sqrt(headNorm / rows.length);
-  const head = rows.map((r) => Float64Array.from(r.subarray(0, HEAD_DIMS)));
-  for (let i = 0; i < head.length; i++) {
+/** Gram-Schmidt over dims [from, to) of every row; returns the unit-length pieces. */
+function orthonormalBlock(rows: readonly Float32Array[], from: number, to: number): Float64Array[] {
+  const block = rows.map((r) => Float64Array.from(r.subarray(from, to)));
+  for (let i = 0; i < block.length; i++) {
+    const v = block[i]!;
     for (let j = 0; j < i; j++) {
+      const u = block[j]!;
       let dot = 0;
-      for (let d = 0; d < HEAD_DIMS; d++) dot += head[i]![d]! * head[j]![d]!;
-      for (let d = 0; d < HEAD_DIMS; d++) head[i]![d]! -= dot * head[j]![d]!;
+      for (let d = 0; d < v.length; d++) dot += v[d]! * u[d]!;
+      for (let d = 0; d < v.length; d++) v[d]! -= dot * u[d]!;
     }
     let n = 0;
-    for (let d = 0; d < HEAD_DIMS; d++) n += head[i]![d]! ** 2;
+    for (const x of v) n += x * x;
     n = Math.sqrt(n);
-    for (let d = 0; d < HEAD_DIMS; d++) head[i]![d]! /= n;
+    for (let d = 0; d < v.length; d++) v[d]! /= n;
   }
+  return block;
+}
+
+/**
+ * Rows orthonormalised (Gram-Schmidt) separately over their first HEAD_DIMS entries and over the
+ * rest, each part keeping the rows' average energy there: orthogonal at 64 dims and at 1024, so
+ * no concept leaks into another's score at either truncation.
+ */
+function projectionRows(rng: Rng): Float32Array {
+  if (FEATURES > HEAD_DIMS) throw new Error(`${FEATURES} features cannot be orthogonal in ${HEAD_DIMS} dims`);
+  const rows = Array.from({ length: FEATURES }, () => decayingRow(rng));
+  const rms = (from: number, to: number) => {
+    let sum = 0;
+    for (const r of rows) for (let d = from; d < to; d++) sum += r[d]! * r[d]!;
+    return Math.sqrt(sum / rows.length);
+  };
+  const [headNorm, tailNorm] = [rms(0, HEAD_DIMS), rms(HEAD_DIMS, EMBEDDING_DIM)];
+  const total = Math.hypot(headNorm, tailNorm);
+  const head = orthonormalBlock(rows, 0, HEAD_DIMS);
+  const tail = orthonormalBlock(rows, HEAD_DIMS, EMBEDDING_DIM);
   const out = new Float32Array(FEATURES * EMBEDDING_DIM);
-  rows.forEach((r, i) => {
-    const full = Float64Array.from(r);
-    for (let d = 0; d < HEAD_DIMS; d++) full[d] = head[i]![d]! * headNorm;
-    let n = 0;
-    for (const x of full) n += x * x;
-    n = Math.sqrt(n);
-    for (let d = 0; d < EMBEDDING_DIM; d++) out[i * EMBEDDING_DIM + d] = full[d]! / n;
-  });
+  for (let i = 0; i < FEATURES; i++) {
+    const row = out.subarray(i * EMBEDDING_DIM, (i + 1) * EMBEDDING_DIM);
+    for (let d = 0; d < HEAD_DIMS; d++) row[d] = (head[i]![d]! * headNorm) / total;
+    for (let d = HEAD_DIMS; d < EMBEDDING_DIM; d++) row[d] = (tail[i]![d - HEAD_DIMS]! * tailNorm) / total;
+  }
   return out;
 }
 
@@ -91,7 +121,7 @@ function tokenFeatures(vocab: Vocabulary): Float32Array {
     const rng = new Rng(`token:${p.piece}`);
     const row = out.subarray(id * FEATURES, (id + 1) * FEATURES);
     const spread = p.concept !== undefined ? 0.05 : id < 4 ? 0.03 : 0.12;
-    for (let k = CONCEPTS; k < FEATURES; k++) row[k] = spread * rng.normal();
+    for (let k = CONCEPTS; k < IMAGE_DETAIL_OFFSET; k++) row[k] = spread * rng.normal();
     if (p.concept !== undefined) row[p.concept] = 1;
   });
   return out;
@@ -133,11 +163,11 @@ function categoryTemplates(): Float32Array {
 
 export function buildWeights(vocab: Vocabulary): TestModelWeights {
   const projection = projectionRows(new Rng('projection'));
-  const noiseRng = new Rng('image-noise');
-  const noiseInputs = 3 * SHAPE_GRID * SHAPE_GRID;
-  const imageNoise = new Float32Array(noiseInputs * NOISE_DIMS);
-  // Scaled so a typical image's detail vector has a norm around 0.15 of a concept's.
-  for (let i = 0; i < imageNoise.length; i++) imageNoise[i] = (0.15 / Math.sqrt(noiseInputs * 0.1)) * noiseRng.normal();
+  const detailRng = new Rng('image-noise');
+  const detailInputs = 3 * SHAPE_GRID * SHAPE_GRID;
+  const imageDetail = new Float32Array(detailInputs * IMAGE_DETAIL_DIMS);
+  // Only the direction matters: the graph rescales each image's detail to IMAGE_DETAIL_NORM.
+  for (let i = 0; i < imageDetail.length; i++) imageDetail[i] = detailRng.normal() / Math.sqrt(detailInputs);
   const colourPrototypes = new Float32Array(3 * COLOURS.length);
   const colourPrototypeNorms = new Float32Array(COLOURS.length);
   COLOURS.forEach((c, j) => {
@@ -152,7 +182,7 @@ export function buildWeights(vocab: Vocabulary): TestModelWeights {
   return {
     projection,
     tokenFeatures: tokenFeatures(vocab),
-    imageNoise,
+    imageDetail,
     colourPrototypes,
     colourPrototypeNorms,
     categoryTemplates: categoryTemplates(),

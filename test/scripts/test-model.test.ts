@@ -1,7 +1,8 @@
 /**
  * The committed test model (models/test-tiny): jina-clip-v2's exact signature, zero-row batches,
- * unit l2norm outputs, meaningful cross-lingual behaviour on drawn images, Matryoshka-like
- * truncation, and byte-identical regeneration.
+ * unit l2norm outputs, meaningful cross-lingual behaviour on drawn images, text→image ranking
+ * that follows colour and category (not backdrops), Matryoshka-like truncation, and byte-identical
+ * regeneration.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { Tokenizer } from '@anush008/tokenizers';
 import { CATEGORIES, COLOURS, LANGUAGES, conceptPhrase, type Language } from '../../scripts/test-model/concepts.ts';
-import { drawProductImage } from '../../scripts/test-model/draw.ts';
+import { drawProductImage, renderProductImage, type ProductImageSpec } from '../../scripts/test-model/draw.ts';
 import { generateTestModel } from '../../scripts/test-model/files.ts';
+import { IMAGE_MEAN, IMAGE_STD } from '../../scripts/test-model/graph.ts';
 import { imageToPixelValues } from '../../scripts/test-model/pixels.ts';
 
 const MODEL_DIR = fileURLToPath(new URL('../../models/test-tiny', import.meta.url));
@@ -201,6 +203,63 @@ test('phrases in every language ("rote Schuhe", "赤い靴", …) find the match
   // The retrieval-query prefix dilutes the text but must not change what it finds.
   const [query] = await embedTexts(['Represent the query for retrieving evidence documents: chaussures rouges']);
   assert.equal(nearest(query!, images), 0);
+});
+
+/** 512×512 drawings straight to pixel_values (no codec or resize), so a sweep stays quick. */
+async function embedDrawings(specs: ProductImageSpec[]): Promise<{ unit: Float32Array[]; raw: Float32Array[] }> {
+  const pixels = new Float32Array(specs.length * PLANE);
+  const plane = PLANE / 3;
+  specs.forEach((spec, n) => {
+    const { data } = renderProductImage({ ...spec, width: 512, height: 512 });
+    for (let i = 0; i < plane; i++) {
+      for (let c = 0; c < 3; c++) pixels[n * PLANE + c * plane + i] = (data[i * 3 + c]! / 255 - IMAGE_MEAN[c]!) / IMAGE_STD[c]!;
+    }
+  });
+  const out = await session.run({ input_ids: noText(specs.length), pixel_values: new ort.Tensor('float32', pixels, [specs.length, 3, 512, 512]) });
+  return { unit: rows(out.l2norm_image_embeddings!), raw: rows(out.image_embeddings!) };
+}
+
+test('text→image: a query ranks its own product first among every colour (10 seed sets) and every category, in 5 languages at 1024 and 64 dims', async () => {
+  // Catalogue-like pools: one drawing per colour of one category (backgrounds vary: light products
+  // sit on dark backdrops), and one per category of a light, mid or dark colour. A query must find
+  // its product by colour and category, whatever the backdrops of the others.
+  const pools: ProductImageSpec[][] = [];
+  for (let set = 0; set < 10; set++) pools.push(COLOURS.map((c, i) => ({ colour: c.id, category: set < 7 ? 'bag' : 'shoe', seed: set * 101 + i })));
+  for (const [n, colour] of ['white', 'grey', 'black', 'yellow'].entries()) {
+    pools.push(CATEGORIES.map((k, i) => ({ colour, category: k.id, seed: 5000 + n * 37 + i })));
+  }
+  const languages: Language[] = ['en', 'de', 'ja', 'ar', 'ru'];
+  const rawNorms: number[] = [];
+  let checked = 0;
+  let minMargin = Infinity;
+  let worst = '';
+  for (const pool of pools) {
+    const { unit, raw } = await embedDrawings(pool);
+    for (const r of raw) rawNorms.push(Math.sqrt(r.reduce((a, x) => a + x * x, 0)));
+    for (const lang of languages) {
+      const phrases = pool.map((p) => conceptPhrase(p.colour, p.category, lang));
+      // Plain, and as the encoder sends a search query: its prefix's filler words dilute the text.
+      const queries = await embedTexts([...phrases, ...phrases.map((p) => `Represent the query for retrieving evidence documents: ${p}`)]);
+      for (const k of [DIM, 64]) {
+        queries.forEach((q, n) => {
+          const i = n % pool.length;
+          const scores = unit.map((im) => cosine(q, im, k));
+          const best = nearest(q, unit, k);
+          const label = `${n < pool.length ? '' : 'query '}"${phrases[i]}" at ${k} dims (seed ${pool[i]!.seed})`;
+          assert.equal(best, i, `${label} ranks a ${pool[best]!.colour} ${pool[best]!.category} first: ${scores[best]!.toFixed(3)} vs ${scores[i]!.toFixed(3)}`);
+          const margin = scores[i]! - Math.max(...scores.filter((_, j) => j !== i));
+          if (margin < minMargin) [minMargin, worst] = [margin, label];
+          checked++;
+        });
+      }
+    }
+  }
+  assert.equal(checked, pools.reduce((a, p) => a + p.length, 0) * languages.length * 2 * 2);
+  // A clear winner, not a coin toss that happens to land right with these seeds.
+  assert.ok(minMargin > 0.1, `smallest margin ${minMargin.toFixed(3)} for ${worst}`);
+  // Every image carries its colour and category with the same weight, whatever its backdrop.
+  const spread = Math.max(...rawNorms) / Math.min(...rawNorms);
+  assert.ok(spread < 1.02, `image embedding norms vary by a factor ${spread.toFixed(3)}`);
 });
 
 test('Matryoshka-like: most of the energy sits in the first 64 dims, and more dims agree better with 1024', async () => {
