@@ -43,11 +43,23 @@ const NULL_PAYLOAD = 0xffffffff;
 
 const pad4 = (n: number) => (n + 3) & ~3;
 
+/**
+ * Frames are written synchronously right after encoding, so one growing buffer serves every
+ * encode: no per-request allocation of (often megabyte-sized) records.
+ */
+let scratch = Buffer.alloc(64 * 1024);
+function scratchOf(size: number): Buffer {
+  if (scratch.length < size) scratch = Buffer.alloc(Math.max(size, scratch.length * 2));
+  scratch.fill(0, 0, size);
+  return scratch.subarray(0, size);
+}
+
+/** Encodes an op; the result is only valid until the next encodeOp call (write it at once). */
 export function encodeOp(op: PointOp, opId: number): Buffer {
   if (op.kind === 'upsert' || op.kind === 'update_vectors') return encodePoints(KIND_CODES[op.kind], opId, op.points);
   const { kind, ...rest } = op;
   const json = Buffer.from(JSON.stringify(rest), 'utf8');
-  const buf = Buffer.alloc(pad4(16 + json.length));
+  const buf = scratchOf(pad4(16 + json.length));
   buf.writeUInt8(KIND_CODES[kind], 0);
   buf.writeDoubleLE(opId, 4);
   buf.writeUInt32LE(json.length, 12);
@@ -65,7 +77,7 @@ function encodePoints(code: number, opId: number, points: PointWrite[]): Buffer 
     size += 4 + 16 + 8 + 4 + pad4(json ? json.length : 0) + 4;
     for (const [name, values] of p.vectors) size += 4 + pad4(Buffer.byteLength(name)) + 4 + values.length * 4;
   }
-  const buf = Buffer.alloc(size);
+  const buf = scratchOf(size);
   buf.writeUInt8(code, 0);
   buf.writeDoubleLE(opId, 4);
   buf.writeUInt32LE(points.length, 12);

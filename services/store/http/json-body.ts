@@ -189,7 +189,11 @@ class Parser {
         c = i < len ? b[i]! : 0;
       }
       if (c < ZERO || c > NINE) return undefined;
-      let mant = 0;
+      // Significant digits accumulate in two small integers (9 + 6 digits): integer
+      // arithmetic, exact, and combined once into a double below 2^53.
+      let hi = 0;
+      let lo = 0;
+      let loDigits = 0;
       let digits = 0;
       let exp = 0;
       if (c === ZERO) {
@@ -197,10 +201,12 @@ class Parser {
         c = i < len ? b[i]! : 0;
       } else {
         while (c >= ZERO && c <= NINE) {
-          if (digits < MAX_DIGITS) {
-            mant = mant * 10 + (c - ZERO);
-            digits++;
+          if (digits < 9) hi = hi * 10 + (c - ZERO);
+          else if (digits < MAX_DIGITS) {
+            lo = lo * 10 + (c - ZERO);
+            loDigits++;
           } else exp++;
+          digits++;
           i++;
           c = i < len ? b[i]! : 0;
         }
@@ -211,14 +217,20 @@ class Parser {
         if (c < ZERO || c > NINE) return undefined;
         while (c >= ZERO && c <= NINE) {
           if (digits < MAX_DIGITS) {
-            if (mant !== 0 || c !== ZERO) digits++;
-            mant = mant * 10 + (c - ZERO);
+            if (digits < 9) hi = hi * 10 + (c - ZERO);
+            else {
+              lo = lo * 10 + (c - ZERO);
+              loDigits++;
+            }
+            // Leading zeros of a fraction are not significant.
+            if (digits > 0 || c !== ZERO) digits++;
             exp--;
           }
           i++;
           c = i < len ? b[i]! : 0;
         }
       }
+      const mant = loDigits === 0 ? hi : hi * POW10[loDigits]! + lo;
       if (c === 0x65 || c === 0x45) {
         i++;
         c = i < len ? b[i]! : 0;

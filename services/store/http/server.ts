@@ -72,15 +72,20 @@ async function handle(store: Store, opts: ServerOptions, req: http.IncomingMessa
   const { route, params } = match;
   let body: Record<string, unknown> = {};
   if (route.schema) {
-    const raw = await readBody(req);
-    if (route.vectorBody) {
-      body = (raw.length === 0 ? null : parseVectorJson(raw)) as Record<string, unknown>;
-    } else {
-      try {
-        body = JSON.parse(raw.length === 0 ? 'null' : raw.toString('utf8')) as Record<string, unknown>;
-      } catch (err) {
-        throw new StoreError(400, `Format error in JSON body: ${(err as Error).message}`);
+    const { bytes: raw, release } = await readBody(req);
+    try {
+      if (route.vectorBody) {
+        body = (raw.length === 0 ? null : parseVectorJson(raw)) as Record<string, unknown>;
+      } else {
+        try {
+          body = JSON.parse(raw.length === 0 ? 'null' : raw.toString('utf8')) as Record<string, unknown>;
+        } catch (err) {
+          throw new StoreError(400, `Format error in JSON body: ${(err as Error).message}`);
+        }
       }
+    } finally {
+      // Parsing copies everything out (strings, float32 blocks): the bytes can be reused.
+      release();
     }
     if (body === null) throw new StoreError(400, 'Format error in JSON body: EOF while parsing a value at line 1 column 0');
     validateBody(route.schema, body);
@@ -105,7 +110,21 @@ function authorised(req: http.IncomingMessage, apiKey: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
+/**
+ * Large bodies (upsert batches run to megabytes) are read into pooled buffers: allocating and
+ * freeing one per request leaves the C heap fragmented and the process RSS high. A pooled
+ * buffer is handed back by `release` once the body has been parsed.
+ */
+const bodyPool: Buffer[] = [];
+const POOL_MIN = 256 * 1024;
+const POOL_SIZE = 4;
+
+interface Body {
+  bytes: Buffer;
+  release(): void;
+}
+
+function readBody(req: http.IncomingMessage): Promise<Body> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > MAX_BODY_BYTES) {
@@ -113,20 +132,37 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
       reject(new StoreError(413, `Payload too large: ${declared} bytes (limit ${MAX_BODY_BYTES})`));
       return;
     }
+    let pooled: Buffer | undefined;
+    if (declared >= POOL_MIN) {
+      const i = bodyPool.findIndex((b) => b.length >= declared);
+      pooled = i >= 0 ? bodyPool.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(declared, POOL_MIN * 4));
+    }
+    const release = () => {
+      if (pooled && bodyPool.length < POOL_SIZE) bodyPool.push(pooled);
+      pooled = undefined;
+    };
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
+      if (size + chunk.length > MAX_BODY_BYTES || (pooled && size + chunk.length > pooled.length)) {
         req.removeAllListeners('data');
         req.resume();
-        reject(new StoreError(413, `Payload too large: more than ${MAX_BODY_BYTES} bytes`));
+        release();
+        reject(new StoreError(size + chunk.length > MAX_BODY_BYTES ? 413 : 400, `Payload too large or longer than its content-length`));
         return;
       }
-      chunks.push(chunk);
+      if (pooled) chunk.copy(pooled, size);
+      else chunks.push(chunk);
+      size += chunk.length;
     });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    req.on('error', reject);
+    req.on('end', () => {
+      const bytes = pooled ? pooled.subarray(0, size) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      resolve({ bytes, release });
+    });
+    req.on('error', (err) => {
+      release();
+      reject(err);
+    });
   });
 }
 
