@@ -216,7 +216,11 @@ export interface GroupedQuery extends Omit<CoarseToFineQuery, 'offset'> {
   groupSize?: number;
 }
 
-/** Coarse-to-fine, then the best `limit` groups (products by default), `groupSize` hits each. */
+/**
+ * Coarse-to-fine, then the best `limit` groups (products by default), `groupSize` hits each.
+ * Groups are formed from the last coarse stage's candidates (L2 of them), so a query asking for
+ * many groups of many hits wants a wider L2 than a plain top-k does.
+ */
 export async function coarseToFineGroups(target: SearchTarget, q: GroupedQuery): Promise<HitGroup[]> {
   const stageLimits = q.stageLimits ?? stageLimitsFor(defaultStageLimits(sortedDims(target.dims)), q.limit);
   checkStageLimits(target.dims, stageLimits, q.limit, 0);
