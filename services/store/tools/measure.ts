@@ -34,13 +34,17 @@ const { values: args } = parseArgs({
 if (args.serve) {
   const store = await startEmbeddedStore({ dataDir: args.serve, port: 0 });
   process.stdout.write(JSON.stringify({ url: store.url }) + '\n');
-  process.on('SIGTERM', () => void store.close().then(() => process.exit(0)));
+  const stop = () => void store.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  // The parent holds our stdin: if it dies without stopping us, we stop too.
+  process.stdin.on('close', stop).resume();
 } else {
   await measure();
 }
 
 async function startChild(dir: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', self, '--serve', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--serve', dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  process.once('exit', () => child.kill('SIGKILL'));
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
   const { url } = JSON.parse(line) as { url: string };
   const proc = (file: string) => fs.readFileSync(`/proc/${child.pid}/${file}`, 'utf8');
