@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { Modality } from '../../shared/catalogue/types.ts';
 import { config } from '../../shared/config/index.ts';
-import { openEncoder } from '../../shared/encoder/index.ts';
 import { ClipstreamError, describeError } from '../../shared/errors.ts';
+import { EncoderThread } from '../../shared/pipeline/encoder-thread.ts';
 import { connectStore } from '../../services/store-connect.ts';
 import { startEmbedWorker } from '../../workers/embed/worker.ts';
 
@@ -57,7 +57,8 @@ Examples:
         if (m !== 'image' && m !== 'text') throw new ClipstreamError('BAD_REQUEST', `--queues: unknown queue ${JSON.stringify(m)} (expected image, text)`);
       }
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      const encoder = await openEncoder(cfg, { allowTestModel: opts.allowTestModel, onNotice: log });
+      // On its own thread: inference would otherwise stall job fetching, S3 reads and upserts.
+      const encoder = await EncoderThread.open(cfg, { allowTestModel: opts.allowTestModel, onNotice: log });
       const store = await connectStore(cfg);
       if (store.embedded) log(`QDRANT_URL is not set: using the embedded store under ${cfg.store.dataDir} (run one worker process only)`);
       let worker;

@@ -27,8 +27,6 @@ const CHUNK = 256;
 export interface DistributedOptions extends IngestOptions {
   /** Queues already open (tests); left open. */
   queueContext?: QueueContext;
-  /** How often the run record is read back while following it. */
-  followIntervalMs?: number;
 }
 
 export async function runDistributed(

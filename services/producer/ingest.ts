@@ -5,7 +5,8 @@
  * the same progress events and the same summary.
  */
 import type { Config } from '../../shared/config/index.ts';
-import { openEncoder, type ClipEncoder } from '../../shared/encoder/index.ts';
+import type { EncoderStats } from '../../shared/encoder/index.ts';
+import { EncoderThread } from '../../shared/pipeline/encoder-thread.ts';
 import { openPipeline, type PipelineEncoder } from '../../shared/pipeline/index.ts';
 import { newRunId } from '../../shared/queue/runs.ts';
 import { connectStore, type StoreConnection } from '../store-connect.ts';
@@ -26,12 +27,17 @@ export interface IngestOptions {
   concurrency?: number;
   /** Distributed: follow the run until the workers finish it (default true). */
   wait?: boolean;
+  /** Distributed: how often the run record is read back while following it (default 250 ms). */
+  followIntervalMs?: number;
   /** Include/exclude globs, product id rule, records field names. */
   sources?: IngestSourceOptions;
   /** Run on the bundled test model when jina-clip-v2 cannot be had (embedded). */
   allowTestModel?: boolean;
-  /** An encoder already open (the demo, benchmarks); left open. */
-  encoder?: PipelineEncoder & Partial<Pick<ClipEncoder, 'stats'>>;
+  /**
+   * An encoder already open (the demo, benchmarks); left open. Default: an EncoderThread, so
+   * inference never blocks this thread's I/O (a ClipEncoder opened here would, and batches shrink).
+   */
+  encoder?: PipelineEncoder & { stats?(): EncoderStats };
   /** A store already connected; left open. */
   store?: Pick<StoreConnection, 'client' | 'url'>;
   cwd?: string;
@@ -45,7 +51,8 @@ export async function runIngest(config: Config, sources: readonly string[], opti
 
   const listener = options.listener;
   const notice = (line: string) => listener?.notice?.(line);
-  const encoder = options.encoder ?? (await openEncoder(config, { allowTestModel: options.allowTestModel, onNotice: notice }));
+  const ownEncoder = options.encoder ? undefined : await EncoderThread.open(config, { allowTestModel: options.allowTestModel, onNotice: notice });
+  const encoder = options.encoder ?? ownEncoder!;
   let store: Pick<StoreConnection, 'client' | 'url'> | undefined = options.store;
   let ownStore: StoreConnection | undefined;
   try {
@@ -78,6 +85,6 @@ export async function runIngest(config: Config, sources: readonly string[], opti
     });
   } finally {
     await ownStore?.close();
-    if (!options.encoder) await (encoder as ClipEncoder).close();
+    await ownEncoder?.close();
   }
 }

@@ -9,6 +9,7 @@ import { QdrantClient } from '@qdrant/js-client-rest';
 import type { ItemFailure } from '../../shared/catalogue/types.ts';
 import type { Config } from '../../shared/config/index.ts';
 import { openEncoder, type ClipEncoder } from '../../shared/encoder/index.ts';
+import { EncoderThread } from '../../shared/pipeline/encoder-thread.ts';
 import { createByteFetcher } from '../../shared/pipeline/fetch.ts';
 import { openPipeline } from '../../shared/pipeline/index.ts';
 import { ItemProcessor } from '../../shared/pipeline/processor.ts';
@@ -24,10 +25,12 @@ let s3: S3rver;
 let store: TestStore;
 let config: Config;
 let encoder: ClipEncoder;
+/** What the runs use, as the CLI does: the encoder on its own thread. `encoder` is the direct reference. */
+let thread: EncoderThread;
 let catalogue: ExpectedItem[];
 const collection = () => store.name('catalogue');
 const counts = () => {
-  const s = encoder.stats();
+  const s = thread.stats();
   return { images: s.image.items, texts: s.text.items };
 };
 
@@ -35,12 +38,12 @@ before(async () => {
   [s3, store] = await Promise.all([startS3rver({ faults: true }), startTestStore()]);
   await s3.createBucket(BUCKET);
   config = testConfig({ S3_ENDPOINT: s3.endpoint, QDRANT_URL: store.url, QDRANT_COLLECTION: store.name('catalogue') });
-  encoder = await openEncoder(config);
+  [encoder, thread] = await Promise.all([openEncoder(config), EncoderThread.open(config)]);
   catalogue = await putCatalogue(s3, 6);
 });
 
 after(async () => {
-  await encoder?.close();
+  await Promise.all([encoder?.close(), thread?.close()]);
   await Promise.all([s3?.stop(), store?.close()]);
 });
 
@@ -48,7 +51,8 @@ test('images and multilingual records are stored once each, with their payload a
   // Two throttled GETs on the way: retried by the fetcher, invisible in the outcome.
   s3.faults!.slowDownNextGets(2);
   const getsBefore = s3.faults!.objectGets;
-  const summary = await runIngest(config, [`s3://${BUCKET}/catalogue/`], { mode: 'embedded', encoder, store });
+  // No encoder given: runIngest opens its own on a thread, as `clipstream ingest` does.
+  const summary = await runIngest(config, [`s3://${BUCKET}/catalogue/`], { mode: 'embedded', store });
   assert.deepEqual(summary.failures, []);
   assert.equal(summary.mode, 'embedded');
   assert.deepEqual([summary.total, summary.indexed, summary.skipped, summary.failed], [30, 30, 0, 0]);
@@ -62,7 +66,7 @@ test('images and multilingual records are stored once each, with their payload a
 
 test('a re-run encodes nothing; a changed object re-encodes only itself', async () => {
   const before = counts();
-  const again = await runIngest(config, [`s3://${BUCKET}/catalogue/`], { mode: 'embedded', encoder, store });
+  const again = await runIngest(config, [`s3://${BUCKET}/catalogue/`], { mode: 'embedded', encoder: thread, store });
   assert.deepEqual([again.indexed, again.skipped, again.failed], [0, 30, 0]);
   assert.deepEqual(counts(), before);
 
@@ -70,7 +74,7 @@ test('a re-run encodes nothing; a changed object re-encodes only itself', async 
   if (changed.kind !== 'image') throw new Error('unreachable');
   changed.bytes = await productImage([10, 200, 200], 99);
   await s3.put(BUCKET, changed.key, changed.bytes, 'image/jpeg');
-  const third = await runIngest(config, [`s3://${BUCKET}/catalogue/`], { mode: 'embedded', encoder, store });
+  const third = await runIngest(config, [`s3://${BUCKET}/catalogue/`], { mode: 'embedded', encoder: thread, store });
   assert.deepEqual([third.indexed, third.skipped], [1, 29]);
   assert.deepEqual(counts(), { images: before.images + 1, texts: before.texts });
   const points = await allPoints(store.client, collection());
@@ -81,7 +85,7 @@ test('a re-run encodes nothing; a changed object re-encodes only itself', async 
 test('bad input: every bad item is reported with its item and reason, every good one is indexed', async () => {
   const bad = await putBadCatalogue(s3, 'bad-embedded/');
   const seen: ItemFailure[] = [];
-  const summary = await runIngest(config, [`s3://${BUCKET}/bad-embedded/`], { mode: 'embedded', encoder, store, listener: { failure: (f) => seen.push(f) } });
+  const summary = await runIngest(config, [`s3://${BUCKET}/bad-embedded/`], { mode: 'embedded', encoder: thread, store, listener: { failure: (f) => seen.push(f) } });
   const reported = new Map(summary.failures.map((f) => [f.item, f.code]));
   assert.deepEqual(new Map([...reported].sort()), new Map([...bad.failures].sort()));
   assert.deepEqual(seen.map((f) => f.item).sort(), [...bad.failures.keys()].sort(), 'failures are reported as they happen');
@@ -98,7 +102,7 @@ test('an object deleted between listing and fetching fails alone with SOURCE_NOT
   for await (const image of listImageObjects({ client: s3.client, bucket: BUCKET, prefix: 'vanishing/' })) listed.push(image);
   assert.equal(listed.length, 2);
   await s3.remove(BUCKET, 'vanishing/a.jpg');
-  const pipeline = await openPipeline(config, { encoder, store, s3Client: () => s3.client });
+  const pipeline = await openPipeline(config, { encoder: thread, store, s3Client: () => s3.client });
   try {
     const processor: ItemProcessor = pipeline.processor;
     const [gone, kept] = await Promise.all(listed.map((item) => processor.process(item)));
@@ -122,7 +126,7 @@ test('the store unreachable for a while: writes are retried and the run complete
   try {
     const summary = await runIngest(config, [`s3://${BUCKET}/outage/`], {
       mode: 'embedded',
-      encoder,
+      encoder: thread,
       store: { client, url: proxy.url },
       concurrency: 2,
       listener: {

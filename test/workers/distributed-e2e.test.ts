@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Config } from '../../shared/config/index.ts';
 import { openEncoder, type ClipEncoder } from '../../shared/encoder/index.ts';
+import { EncoderThread } from '../../shared/pipeline/encoder-thread.ts';
 import { openQueues, type QueueContext } from '../../shared/queue/index.ts';
 import { pointId } from '../../shared/store/ids.ts';
 import { runIngest } from '../../services/producer/ingest.ts';
@@ -22,13 +23,15 @@ let store: TestStore;
 let redis: TestRedis;
 let config: Config;
 let encoder: ClipEncoder;
+/** What workers use, as `clipstream worker` does; `encoder` is the direct reference. */
+let thread: EncoderThread;
 let queues: QueueContext;
 let catalogue: ExpectedItem[];
 const collection = () => store.name('catalogue');
-const counts = () => ({ images: encoder.stats().image.items, texts: encoder.stats().text.items });
+const counts = () => ({ images: thread.stats().image.items, texts: thread.stats().text.items });
 const storeRef = () => ({ client: store.client, url: store.url });
 const startWorker = (extra: Partial<Parameters<typeof startEmbedWorker>[1]> = {}) =>
-  startEmbedWorker(config, { encoder, store: storeRef(), stalledIntervalMs: 1000, lockDurationMs: 5000, ...extra });
+  startEmbedWorker(config, { encoder: thread, store: storeRef(), stalledIntervalMs: 1000, lockDurationMs: 5000, ...extra });
 
 before(async () => {
   [s3, store, redis] = await Promise.all([startS3rver({ faults: true }), startTestStore(), testRedis(import.meta.url)]);
@@ -40,14 +43,14 @@ before(async () => {
     REDIS_URL: redis.url,
     QUEUE_PREFIX: redis.prefix,
   });
-  encoder = await openEncoder(config);
+  [encoder, thread] = await Promise.all([openEncoder(config), EncoderThread.open(config)]);
   queues = await openQueues(config.queue);
   catalogue = await putCatalogue(s3, 6);
 });
 
 after(async () => {
   await queues?.close();
-  await encoder?.close();
+  await Promise.all([encoder?.close(), thread?.close()]);
   await Promise.all([s3?.stop(), store?.close(), redis?.cleanup()]);
 });
 
@@ -69,7 +72,7 @@ test('producer → queues → worker → store: each item once, with its payload
   assert.equal(points.length, 30);
   await assertStored(points, catalogue, encoder);
   // Texts from many jobs shared encoder batches.
-  assert.ok(Object.keys(encoder.stats().text.batchSizes).some((s) => Number(s) > 1));
+  assert.ok(Object.keys(thread.stats().text.batchSizes).some((s) => Number(s) > 1));
 });
 
 test('a re-run queues and encodes nothing; a changed object is queued and encoded alone', async () => {
