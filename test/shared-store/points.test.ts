@@ -81,3 +81,18 @@ test('wrong, missing, non-finite or zero vectors are refused with VECTOR_INVALID
     );
   }
 });
+
+test('vector components are sent rounded to 1e-7: within 5e-8 of the float32 value, at most 7 decimals in JSON', () => {
+  const v = vectors();
+  const p = buildPoint(image, v, opts);
+  for (const dim of dims) {
+    const sent = p.vector[`mrl_${dim}`]!;
+    const want = v[dim as 64]!;
+    for (let i = 0; i < dim; i++) {
+      assert.ok(Math.abs(sent[i]! - want[i]!) <= 5.000001e-8, `mrl_${dim}[${i}]: ${sent[i]} vs ${want[i]}`);
+      assert.match(JSON.stringify(sent[i]), /^-?(\d(\.\d{1,7})?|\de-7)$/, `mrl_${dim}[${i}] prints compactly`);
+    }
+  }
+  const full = JSON.stringify(Object.fromEntries(dims.map((d) => [d, Array.from(v[d as 64]!)])));
+  assert.ok(JSON.stringify(p.vector).length < full.length * 0.6, 'about half the JSON of unrounded float32 values');
+});
