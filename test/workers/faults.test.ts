@@ -131,6 +131,50 @@ test('a worker SIGKILLed mid-batch: its jobs return to the queue and another wor
   }
 });
 
+test('SIGTERM: the worker process stops taking jobs, finishes those in flight and exits cleanly', async () => {
+  const redis: TestRedis = await testRedis(`${import.meta.url}-term`);
+  const env = {
+    S3_ENDPOINT: s3.endpoint,
+    QDRANT_URL: store.url,
+    QDRANT_COLLECTION: store.name('term'),
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: redis.prefix,
+    BATCH_MAX_WAIT_MS: '1000',
+    BATCH_MAX_SIZE: '64',
+  };
+  const config = testConfig(env);
+  await putItems('term', 40, 0);
+  const queues = await openQueues(config.queue);
+  let child: ChildProcess | undefined;
+  try {
+    const queued = await runIngest(config, [`s3://${BUCKET}/term/`], { store: storeRef(), wait: false });
+    let log = '';
+    child = spawn(process.execPath, ['bin/clipstream.mjs', 'worker', '--concurrency', '8'], {
+      env: { ...process.env, ...env, MODEL_DIR, DATA_DIR: config.store.dataDir, S3_FORCE_PATH_STYLE: 'true' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    // Jobs sit in the micro-batcher (1 s wait) when the signal comes.
+    await waitFor('jobs in flight', async () => ((await queues.queues.text.getJobCounts('active')).active ?? 0) > 0, 60_000, 20);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, log);
+    assert.match(log, /SIGTERM: no new jobs; finishing those in flight/);
+    assert.match(log, /stopped: \d+ jobs done/);
+    const counts = await queues.queues.text.getJobCounts('active', 'waiting', 'completed', 'failed');
+    assert.equal(counts.active, 0, 'nothing left half-done');
+    assert.equal(counts.failed, 0);
+    assert.ok(counts.completed! > 0 && counts.waiting! > 0, `some finished, the rest wait (${JSON.stringify(counts)})`);
+    const run = (await queues.runs.readRun(queued.runId))!;
+    assert.equal(run.counts.text.done, counts.completed, 'every acknowledged job is counted and stored');
+    assert.equal((await store.client.count(store.name('term'), { exact: true })).count, counts.completed);
+  } finally {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await queues.close();
+    await redis.cleanup();
+  }
+});
+
 test('Redis restarted mid-run: producer, worker and run record ride it out and the run completes', async () => {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clipstream-redis-'));
