@@ -52,8 +52,17 @@ export function comparePointIds(a: PointId, b: PointId): number {
 
 /** Writes a UUID string (normalised) as 16 bytes. */
 export function uuidToBytes(uuid: string, out: Uint8Array, offset: number): void {
-  const hex = uuid.replace(/-/g, '');
-  for (let i = 0; i < 16; i++) out[offset + i] = parseInt(hex.substr(i * 2, 2), 16);
+  let k = 0;
+  for (let i = 0; i < 16; i++) {
+    if (uuid.charCodeAt(k) === 0x2d) k++;
+    out[offset + i] = (hexValue(uuid.charCodeAt(k)) << 4) | hexValue(uuid.charCodeAt(k + 1));
+    k += 2;
+  }
+}
+
+/** 0–15 for a lower-case hex digit's char code (ids are normalised before they get here). */
+function hexValue(c: number): number {
+  return c <= 0x39 ? c - 0x30 : c - 0x57;
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

@@ -48,10 +48,10 @@ const pad4 = (n: number) => (n + 3) & ~3;
  * encode: no per-request allocation of (often megabyte-sized) records.
  */
 let scratch = Buffer.alloc(64 * 1024);
+/** The shared buffer with room for `size` bytes; not zeroed (encoders zero their padding). */
 function scratchOf(size: number): Buffer {
   if (scratch.length < size) scratch = Buffer.alloc(Math.max(size, scratch.length * 2));
-  scratch.fill(0, 0, size);
-  return scratch.subarray(0, size);
+  return scratch;
 }
 
 /** Encodes an op; the result is only valid until the next encodeOp call (write it at once). */
@@ -59,25 +59,32 @@ export function encodeOp(op: PointOp, opId: number): Buffer {
   if (op.kind === 'upsert' || op.kind === 'update_vectors') return encodePoints(KIND_CODES[op.kind], opId, op.points);
   const { kind, ...rest } = op;
   const json = Buffer.from(JSON.stringify(rest), 'utf8');
-  const buf = scratchOf(pad4(16 + json.length));
+  const size = pad4(16 + json.length);
+  const buf = scratchOf(size);
+  buf.fill(0, 0, size);
   buf.writeUInt8(KIND_CODES[kind], 0);
   buf.writeDoubleLE(opId, 4);
   buf.writeUInt32LE(json.length, 12);
   json.copy(buf, 16);
-  return buf;
+  return buf.subarray(0, size);
 }
 
+/**
+ * Payload JSON is written straight into the frame (no Buffer per point): the frame is sized
+ * with 3 bytes per UTF-16 unit, UTF-8's worst case, and cut to what was written.
+ */
 function encodePoints(code: number, opId: number, points: PointWrite[]): Buffer {
-  const payloads: (Buffer | null)[] = new Array(points.length);
-  let size = 16;
+  const payloads: (string | null)[] = new Array(points.length);
+  let bound = 16;
   for (let i = 0; i < points.length; i++) {
     const p = points[i]!;
-    const json = p.payload === null ? null : Buffer.from(JSON.stringify(p.payload), 'utf8');
+    const json = p.payload === null ? null : JSON.stringify(p.payload);
     payloads[i] = json;
-    size += 4 + 16 + 8 + 4 + pad4(json ? json.length : 0) + 4;
-    for (const [name, values] of p.vectors) size += 4 + pad4(Buffer.byteLength(name)) + 4 + values.length * 4;
+    bound += 4 + 16 + 8 + 4 + (json === null ? 0 : json.length * 3 + 3) + 4;
+    for (const [name, values] of p.vectors) bound += 4 + name.length * 3 + 3 + 4 + values.length * 4;
   }
-  const buf = scratchOf(size);
+  const buf = scratchOf(bound);
+  buf.fill(0, 0, 16);
   buf.writeUInt8(code, 0);
   buf.writeDoubleLE(opId, 4);
   buf.writeUInt32LE(points.length, 12);
@@ -87,6 +94,7 @@ function encodePoints(code: number, opId: number, points: PointWrite[]): Buffer 
     if (typeof p.id === 'number') {
       buf.writeUInt32LE(0, off);
       buf.writeDoubleLE(p.id, off + 4);
+      buf.fill(0, off + 12, off + 20);
     } else {
       buf.writeUInt32LE(1, off);
       uuidToBytes(p.id, buf, off + 4);
@@ -99,23 +107,30 @@ function encodePoints(code: number, opId: number, points: PointWrite[]): Buffer 
       buf.writeUInt32LE(NULL_PAYLOAD, off);
       off += 4;
     } else {
-      buf.writeUInt32LE(json.length, off);
-      json.copy(buf, off + 4);
-      off += 4 + pad4(json.length);
+      const len = buf.write(json, off + 4, 'utf8');
+      buf.writeUInt32LE(len, off);
+      off = zeroPad(buf, off + 4 + len);
     }
     buf.writeUInt32LE(p.vectors.length, off);
     off += 4;
     for (const [name, values] of p.vectors) {
       const nameLen = buf.write(name, off + 4, 'utf8');
       buf.writeUInt32LE(nameLen, off);
-      off += 4 + pad4(nameLen);
+      off = zeroPad(buf, off + 4 + nameLen);
       buf.writeUInt32LE(values.length, off);
       off += 4;
       buf.set(new Uint8Array(values.buffer, values.byteOffset, values.length * 4), off);
       off += values.length * 4;
     }
   }
-  return buf;
+  return buf.subarray(0, off);
+}
+
+/** Zeroes the bytes from `end` to the next multiple of 4 and returns that offset. */
+function zeroPad(buf: Buffer, end: number): number {
+  const padded = pad4(end);
+  for (let k = end; k < padded; k++) buf[k] = 0;
+  return padded;
 }
 
 /**
