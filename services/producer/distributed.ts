@@ -9,7 +9,6 @@ import type { Config } from '../../shared/config/index.ts';
 import { sleep } from '../../shared/concurrency.ts';
 import { describeError } from '../../shared/errors.ts';
 import { isItemFailure } from '../../shared/pipeline/outcome.ts';
-import { isUnchanged } from '../../shared/pipeline/versions.ts';
 import { enqueueItems, openQueues, queueFor, waitForRoom, type QueueContext, type RunRecord } from '../../shared/queue/index.ts';
 import { pointId } from '../../shared/store/ids.ts';
 import { resolveAlias } from '../../shared/store/schema.ts';
@@ -138,8 +137,7 @@ async function produce(
     const fresh: CatalogueItem[] = [];
     const skipped: Record<Modality, number> = { image: 0, text: 0 };
     for (const item of items) {
-      const v = versions.get(pointId(item.sourceUri));
-      if (isUnchanged(v === undefined ? undefined : { contentHash: v }, item.version, '')) skipped[item.kind]++;
+      if (versions.get(pointId(item.sourceUri)) === item.version) skipped[item.kind]++;
       else fresh.push(item);
     }
     for (const modality of ['image', 'text'] as const) {

@@ -62,6 +62,7 @@ export async function runIngest(config: Config, sources: readonly string[], opti
       notice(`store: ${ownStore.embedded ? `embedded, under ${config.store.dataDir}` : ownStore.url}`);
     }
     const pipeline = await openPipeline(config, { encoder, store });
+    const statsBefore = encoder.stats?.();
     const tracker = new ProgressTracker(runId, 'embedded');
     let interrupted = false;
     try {
@@ -81,10 +82,22 @@ export async function runIngest(config: Config, sources: readonly string[], opti
       interrupted,
       model: encoder.model.modelId,
       store: store.url,
-      ...(stats ? { batchSizes: { text: stats.text.batchSizes, image: stats.image.batchSizes } } : {}),
+      ...(stats && statsBefore
+        ? { batchSizes: { text: histogramSince(stats.text.batchSizes, statsBefore.text.batchSizes), image: histogramSince(stats.image.batchSizes, statsBefore.image.batchSizes) } }
+        : {}),
     });
   } finally {
     await ownStore?.close();
     await ownEncoder?.close();
   }
+}
+
+/** Batches of this run only: a shared encoder's histogram counts every earlier run too. */
+function histogramSince(now: Record<number, number>, before: Record<number, number>): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (const [size, n] of Object.entries(now)) {
+    const d = n - (before[Number(size)] ?? 0);
+    if (d > 0) out[Number(size)] = d;
+  }
+  return out;
 }
