@@ -20,7 +20,7 @@ import { QdrantClient } from '@qdrant/js-client-rest';
 import sharp from 'sharp';
 import { loadConfig, type Config } from '../../shared/config/index.ts';
 import type { BatcherStats } from '../../shared/encoder/batcher.ts';
-import { EncoderThread } from '../../shared/pipeline/encoder-thread.ts';
+import { EncoderThread } from '../../shared/encoder/thread.ts';
 import { closeRedis, connectRedis } from '../../shared/queue/index.ts';
 import { runIngest } from '../../services/producer/ingest.ts';
 import { startEmbeddedStore } from '../../services/store/index.ts';

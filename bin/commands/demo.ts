@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { config } from '../../shared/config/index.ts';
-import { openEncoder } from '../../shared/encoder/index.ts';
+import { EncoderThread } from '../../shared/encoder/thread.ts';
 import { runIngest } from '../../services/producer/ingest.ts';
 import { ingestDisplay } from '../../services/producer/progress.ts';
 import { startQueryService } from '../../services/query/server.ts';
@@ -32,7 +32,8 @@ export function register(program: Command): void {
       const cfg = config();
       const display = ingestDisplay(opts.json ? 'json' : 'auto');
       const notice = (line: string) => display.notice(line);
-      const encoder = await openEncoder(cfg, { allowTestModel: true, onNotice: notice });
+      // Its own thread: ORT inference is synchronous and would otherwise stall ingestion and the page.
+      const encoder = await EncoderThread.open(cfg, { allowTestModel: true, onNotice: notice });
       const store = await connectStore(cfg);
       notice(`store: ${store.embedded ? `embedded (${store.url}), data in ${cfg.store.dataDir}` : store.url}`);
       let keepOpen = false;

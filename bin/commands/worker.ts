@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Modality } from '../../shared/catalogue/types.ts';
 import { config } from '../../shared/config/index.ts';
 import { ClipstreamError, describeError } from '../../shared/errors.ts';
-import { EncoderThread } from '../../shared/pipeline/encoder-thread.ts';
+import { EncoderThread } from '../../shared/encoder/thread.ts';
 import { connectStore } from '../../services/store-connect.ts';
 import { startEmbedWorker } from '../../workers/embed/worker.ts';
 

@@ -6,7 +6,7 @@
  */
 import type { Config } from '../../shared/config/index.ts';
 import type { EncoderStats } from '../../shared/encoder/index.ts';
-import { EncoderThread } from '../../shared/pipeline/encoder-thread.ts';
+import { EncoderThread } from '../../shared/encoder/thread.ts';
 import { openPipeline, type PipelineEncoder } from '../../shared/pipeline/index.ts';
 import { newRunId } from '../../shared/queue/runs.ts';
 import { connectStore, type StoreConnection } from '../store-connect.ts';

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config/index.ts';
-import { openEncoder } from '../../shared/encoder/index.ts';
+import { EncoderThread } from '../../shared/encoder/thread.ts';
 import { connectStore } from '../store-connect.ts';
 import { buildQueryApp } from './app.ts';
 import type { QueryEncoder, StoreHandle } from './search.ts';
@@ -40,7 +40,8 @@ export async function openQueryService(config: Config, opts: QueryServiceOptions
   try {
     let encoder = opts.encoder;
     if (!encoder) {
-      const opened = await openEncoder(config, { allowTestModel: opts.allowTestModel, onNotice: opts.onNotice });
+      // Off the main thread: inference is synchronous in onnxruntime-node and would stall every request.
+      const opened = await EncoderThread.open(config, { allowTestModel: opts.allowTestModel, onNotice: opts.onNotice });
       closers.push(() => opened.close());
       encoder = opened;
     }

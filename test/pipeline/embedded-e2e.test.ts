@@ -9,7 +9,7 @@ import { QdrantClient } from '@qdrant/js-client-rest';
 import type { ItemFailure } from '../../shared/catalogue/types.ts';
 import type { Config } from '../../shared/config/index.ts';
 import { openEncoder, type ClipEncoder } from '../../shared/encoder/index.ts';
-import { EncoderThread } from '../../shared/pipeline/encoder-thread.ts';
+import { EncoderThread } from '../../shared/encoder/thread.ts';
 import { createByteFetcher } from '../../shared/pipeline/fetch.ts';
 import { openPipeline } from '../../shared/pipeline/index.ts';
 import { ItemProcessor } from '../../shared/pipeline/processor.ts';

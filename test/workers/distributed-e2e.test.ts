@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Config } from '../../shared/config/index.ts';
 import { openEncoder, type ClipEncoder } from '../../shared/encoder/index.ts';
-import { EncoderThread } from '../../shared/pipeline/encoder-thread.ts';
+import { EncoderThread } from '../../shared/encoder/thread.ts';
 import { openQueues, type QueueContext } from '../../shared/queue/index.ts';
 import { pointId } from '../../shared/store/ids.ts';
 import { runIngest } from '../../services/producer/ingest.ts';

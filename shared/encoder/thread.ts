@@ -16,10 +16,9 @@ import { Worker } from 'node:worker_threads';
 import 'sharp';
 import 'onnxruntime-node';
 import type { Config } from '../config/index.ts';
-import type { EncoderStats } from '../encoder/encoder.ts';
-import type { MatryoshkaVectors, ResolvedModel } from '../encoder/types.ts';
+import type { EncoderStats } from './encoder.ts';
+import type { MatryoshkaVectors, ResolvedModel } from './types.ts';
 import { ClipstreamError, type ErrorCode } from '../errors.ts';
-import type { PipelineEncoder } from './index.ts';
 
 export interface WireError {
   code: ErrorCode;
@@ -52,7 +51,7 @@ interface Pending {
 
 const fromWire = (e: WireError) => new ClipstreamError(e.code, e.message, { item: e.item });
 
-export class EncoderThread implements PipelineEncoder {
+export class EncoderThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private latestStats: EncoderStats;
@@ -81,7 +80,7 @@ export class EncoderThread implements PipelineEncoder {
 
   /** Starts the thread and loads the model there (resolving, downloading, test-model fallback as `openEncoder`). */
   static open(config: Config, options: EncoderThreadOptions = {}): Promise<EncoderThread> {
-    const worker = new Worker(new URL('./encoder-thread-entry.mjs', import.meta.url), {
+    const worker = new Worker(new URL('./thread-entry.mjs', import.meta.url), {
       workerData: { config, allowTestModel: options.allowTestModel },
     });
     return new Promise((resolve, reject) => {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../shared/config/index.ts';
 import { openEncoder, type ClipEncoder } from '../../shared/encoder/index.ts';
 import { isClipstreamError } from '../../shared/errors.ts';
-import { EncoderThread } from '../../shared/pipeline/encoder-thread.ts';
-import { MODEL_DIR, productImage } from './harness.ts';
+import { EncoderThread } from '../../shared/encoder/thread.ts';
+import { MODEL_DIR, productImage } from '../pipeline/harness.ts';
 
 const config = loadConfig({ MODEL_DIR, BATCH_MAX_WAIT_MS: '5' });
 let direct: ClipEncoder;

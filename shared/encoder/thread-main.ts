@@ -5,9 +5,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/index.ts';
-import { openEncoder } from '../encoder/index.ts';
+import { openEncoder } from './index.ts';
 import { ClipstreamError, describeError } from '../errors.ts';
-import type { EncoderThreadReply, EncoderThreadRequest, WireError } from './encoder-thread.ts';
+import type { EncoderThreadReply, EncoderThreadRequest, WireError } from './thread.ts';
 
 const port = parentPort!;
 const { config, allowTestModel } = workerData as { config: Config; allowTestModel?: boolean };
