@@ -60,14 +60,18 @@ const COUNT_FIELDS = ['enqueued', 'skipped', 'done', 'failed'] as const;
 
 // Increments one counter (if the run exists) and stamps finishedAt when production has ended
 // and every enqueued item of both modalities is done or failed.
+// With an item key (the job id), an item is counted once however often its job runs: a worker
+// that dies between counting and acknowledging makes BullMQ run the job again.
 const COUNT_AND_MAYBE_FINISH = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[4] ~= '' and redis.call('SADD', KEYS[2], ARGV[4]) == 0 then return 0 end
 if ARGV[1] ~= '' then redis.call('HINCRBY', KEYS[1], ARGV[1], tonumber(ARGV[2])) end
 local f = redis.call('HMGET', KEYS[1], 'producedAt', 'finishedAt',
   'image:enqueued', 'image:done', 'image:failed', 'text:enqueued', 'text:done', 'text:failed')
 local function n(x) if x then return tonumber(x) else return 0 end end
 if f[1] and not f[2] and n(f[4]) + n(f[5]) >= n(f[3]) and n(f[7]) + n(f[8]) >= n(f[6]) then
   redis.call('HSET', KEYS[1], 'finishedAt', ARGV[3])
+  redis.call('DEL', KEYS[2])
 end
 return 1
 `;
@@ -96,6 +100,9 @@ export class IngestRuns {
   #failuresKey(id: string): string {
     return `${this.#prefix}:run:${id}:failures`;
   }
+  #countedKey(id: string): string {
+    return `${this.#prefix}:run:${id}:counted`;
+  }
   get #indexKey(): string {
     return `${this.#prefix}:runs`;
   }
@@ -115,42 +122,43 @@ export class IngestRuns {
     if (stale.length === 0) return;
     await this.#redis
       .multi()
-      .del(...stale.flatMap((id) => [this.#runKey(id), this.#failuresKey(id)]))
+      .del(...stale.flatMap((id) => [this.#runKey(id), this.#failuresKey(id), this.#countedKey(id)]))
       .zrem(this.#indexKey, ...stale)
       .exec();
   }
 
-  async #count(id: string, field: string, n: number): Promise<void> {
-    await this.#redis.eval(COUNT_AND_MAYBE_FINISH, 1, this.#runKey(id), field, String(n), new Date().toISOString());
+  /** Returns false when the run is unknown or `itemKey` was already counted. */
+  async #count(id: string, field: string, n: number, itemKey = ''): Promise<boolean> {
+    const counted = await this.#redis.eval(COUNT_AND_MAYBE_FINISH, 2, this.#runKey(id), this.#countedKey(id), field, String(n), new Date().toISOString(), itemKey);
+    return counted === 1;
   }
 
-  recordEnqueued(id: string, modality: Modality, n = 1): Promise<void> {
-    return this.#count(id, `${modality}:enqueued`, n);
+  async recordEnqueued(id: string, modality: Modality, n = 1): Promise<void> {
+    await this.#count(id, `${modality}:enqueued`, n);
   }
 
-  recordSkipped(id: string, modality: Modality, n = 1): Promise<void> {
-    return this.#count(id, `${modality}:skipped`, n);
+  async recordSkipped(id: string, modality: Modality, n = 1): Promise<void> {
+    await this.#count(id, `${modality}:skipped`, n);
   }
 
-  recordDone(id: string, modality: Modality, n = 1): Promise<void> {
-    return this.#count(id, `${modality}:done`, n);
+  /** One item done; with `itemKey` (its job id) a re-run of the same job is not counted again. */
+  async recordDone(id: string, modality: Modality, itemKey?: string): Promise<void> {
+    await this.#count(id, `${modality}:done`, 1, itemKey);
   }
 
   /**
    * A failed item. With `modality`, an item that was queued and gave up (counts towards the
    * run's completion); without, one the source rejected before it became an item.
    */
-  async recordFailed(id: string, failure: ItemFailure, modality?: Modality): Promise<void> {
+  async recordFailed(id: string, failure: ItemFailure, modality?: Modality, itemKey?: string): Promise<void> {
     const entry: RunFailure = { item: failure.item, code: failure.code, reason: failure.reason, at: new Date().toISOString() };
     if (modality) entry.modality = modality;
-    const exists = await this.#redis.exists(this.#runKey(id));
-    if (!exists) return;
+    if (!(await this.#count(id, modality ? `${modality}:failed` : 'sourceFailures', 1, itemKey))) return;
     await this.#redis
       .multi()
       .lpush(this.#failuresKey(id), JSON.stringify(entry))
       .ltrim(this.#failuresKey(id), 0, this.#maxFailures - 1)
       .exec();
-    await this.#count(id, modality ? `${modality}:failed` : 'sourceFailures', 1);
   }
 
   /** The producer has listed every source; the run finishes when the queued work has. */

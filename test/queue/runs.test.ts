@@ -81,3 +81,22 @@ test('listRuns: newest first; old runs are pruned past maxRuns', async () => {
   assert.equal(await runs.latestRunId(), ids[4]);
   assert.equal(await runs.readRun(ids[0]!), undefined);
 });
+
+test('a job that runs twice (worker died before its ack) is counted once, done or failed', async () => {
+  const runs = new IngestRuns(r.redis, `${r.prefix}:once`);
+  const id = await runs.createRun(['s3://bkt/cat/']);
+  await runs.recordEnqueued(id, 'image', 3);
+  await runs.finishProducing(id);
+  await runs.recordDone(id, 'image', 'job-a');
+  await runs.recordDone(id, 'image', 'job-a');
+  await runs.recordFailed(id, { item: 's3://bkt/cat/x.jpg', code: 'IMAGE_DECODE_FAILED', reason: 'bad' }, 'image', 'job-x');
+  await runs.recordFailed(id, { item: 's3://bkt/cat/x.jpg', code: 'IMAGE_DECODE_FAILED', reason: 'bad' }, 'image', 'job-x');
+  let run = (await runs.readRun(id, { failures: 10 }))!;
+  assert.deepEqual(run.counts.image, { enqueued: 3, skipped: 0, done: 1, failed: 1 });
+  assert.equal(run.failures?.length, 1);
+  assert.equal(run.state, 'processing', 'the third item is still due: a double count must not finish the run early');
+  await runs.recordDone(id, 'image', 'job-b');
+  run = (await runs.readRun(id))!;
+  assert.equal(run.state, 'finished');
+  assert.equal(await r.redis.exists(`${r.prefix}:once:run:${id}:counted`), 0, 'the per-run set of counted jobs is dropped when the run finishes');
+});

@@ -95,7 +95,7 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
       const attempts = job.opts.attempts ?? 1;
       const final = !isRetryableJobError(err) || job.attemptsMade + 1 >= attempts;
       if (final) {
-        await runs.recordFailed(runId, failureOf(item.sourceUri, err), item.kind);
+        await runs.recordFailed(runId, failureOf(item.sourceUri, err), item.kind, job.id);
         stats.failed++;
         log(`✗ ${item.sourceUri}: ${describeError(err)} (gave up after ${job.attemptsMade + 1} attempt(s))`);
         throw new UnrecoverableError(describeError(err));
@@ -105,14 +105,14 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
       throw err;
     }
     if (outcome.status === 'failed') {
-      await runs.recordFailed(runId, outcome.failure, item.kind);
+      await runs.recordFailed(runId, outcome.failure, item.kind, job.id);
       stats.failed++;
       log(`✗ ${outcome.failure.item}: ${outcome.failure.code}: ${outcome.failure.reason}`);
       throw new UnrecoverableError(`${outcome.failure.code}: ${outcome.failure.reason}`);
     }
-    // Counted before the acknowledgement: a crash in between re-runs the job, which then finds
-    // the point stored (skip-unchanged) and counts again — never a run left unfinished.
-    await runs.recordDone(runId, item.kind);
+    // Counted before the acknowledgement, once per job id: a crash in between re-runs the job,
+    // which finds the point stored (skip-unchanged) and is not counted twice.
+    await runs.recordDone(runId, item.kind, job.id);
     if (outcome.status === 'skipped') stats.skipped++;
     else stats.indexed++;
     stats.completed++;
@@ -134,7 +134,7 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
       // A job given up by the stall check never reached processJob's accounting.
       if (job && /stalled more than allowable limit/.test(err.message)) {
         const { runId, item } = job.data;
-        void runs.recordFailed(runId, { item: item.sourceUri, code: 'QUEUE_UNAVAILABLE', reason: `${err.message} (workers died while holding it)` }, item.kind).catch(() => {});
+        void runs.recordFailed(runId, { item: item.sourceUri, code: 'QUEUE_UNAVAILABLE', reason: `${err.message} (workers died while holding it)` }, item.kind, job.id).catch(() => {});
       }
     });
     return worker;
