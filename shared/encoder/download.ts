@@ -7,6 +7,7 @@
  * a sidecar `<dest>.incomplete.json` remembers which remote version the partial bytes belong to,
  * and only a file of the announced size (and sha256, when the hub gives one) is renamed into place.
  */
+import { sleep } from '../concurrency.ts';
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -124,21 +125,6 @@ function unquoteEtag(value: string | null): string | undefined {
   return value.replace(/^W\//, '').replace(/^"|"$/g, '');
 }
 
-/** setTimeout as a promise that an abort signal cuts short. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /**
  * Follows redirects by hand so the hub's own headers (on the 302) stay readable and the token is
@@ -193,7 +179,7 @@ async function withRetries<T>(
       if (!failure) throw err;
       if (!failure.transient || i >= policy.attempts) throw toClipstreamError(failure, ref, i);
       const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (i - 1));
-      await delay(backoff / 2 + Math.random() * (backoff / 2), opts.signal);
+      await sleep(backoff / 2 + Math.random() * (backoff / 2), opts.signal);
     }
   }
 }

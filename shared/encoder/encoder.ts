@@ -8,6 +8,7 @@
  * alone and never reaches the graph; text and images are batched apart because the graph runs
  * one tower per call. Preprocessing of the next images overlaps inference of the current batch.
  */
+import { Semaphore } from '../concurrency.ts';
 import type { Config } from '../config/index.ts';
 import { ClipstreamError } from '../errors.ts';
 import { MicroBatcher, type BatcherStats } from './batcher.ts';
@@ -40,7 +41,7 @@ export interface EncoderStats {
 export class ClipEncoder {
   private readonly textBatcher: MicroBatcher<Int32Array, MatryoshkaVectors>;
   private readonly imageBatcher: MicroBatcher<Float32Array, MatryoshkaVectors>;
-  private readonly preprocessSlots: Slots;
+  private readonly preprocessSlots: Semaphore;
   private preprocessMs = 0;
 
   private constructor(
@@ -77,7 +78,7 @@ export class ClipEncoder {
       },
     });
     // Decoded tensors are 3 MB each at 512 px: bound how many exist before the batcher takes them.
-    this.preprocessSlots = new Slots(Math.max(options.batchMaxSize * 2, 4));
+    this.preprocessSlots = new Semaphore(Math.max(options.batchMaxSize * 2, 4));
   }
 
   static async open(model: ResolvedModel, options: Config['encoder']): Promise<ClipEncoder> {
@@ -100,7 +101,7 @@ export class ClipEncoder {
   }
 
   async encodeImage(input: ImageInput): Promise<MatryoshkaVectors> {
-    const pixels = await this.preprocessSlots.use(async () => {
+    const pixels = await this.preprocessSlots.run(async () => {
       const started = performance.now();
       try {
         return await prepareImage(
@@ -163,24 +164,4 @@ async function settleEach<T>(promises: Promise<T>[]): Promise<Array<T | Clipstre
         ? s.reason
         : new ClipstreamError('ENCODER_FAILED', String((s.reason as Error)?.message ?? s.reason)),
   );
-}
-
-/** A counting semaphore: at most `limit` holders at once. */
-class Slots {
-  private free: number;
-  private readonly waiters: Array<() => void> = [];
-  constructor(limit: number) {
-    this.free = limit;
-  }
-  async use<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiters.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiters.shift();
-      if (next) next();
-      else this.free++;
-    }
-  }
 }

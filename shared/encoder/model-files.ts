@@ -15,13 +15,14 @@
  * present is used as is, without asking the hub: a moving revision such as `main` is not re-checked
  * (`clipstream model fetch --force` downloads again).
  */
+import { sleep } from '../concurrency.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config, ModelVariant } from '../config/index.ts';
 import { ClipstreamError, isClipstreamError } from '../errors.ts';
-import { delay, downloadHubFile, headHubFile, type HubFileRef, type RemoteFileInfo, type RetryPolicy } from './download.ts';
+import { downloadHubFile, headHubFile, type HubFileRef, type RemoteFileInfo, type RetryPolicy } from './download.ts';
 import type { ImageProcessorSettings, ResolvedModel } from './types.ts';
 
 export type ModelSettings = Config['model'];
@@ -367,7 +368,7 @@ async function acquireLock(dir: string, signal?: AbortSignal): Promise<() => Pro
       await fs.rm(lockPath, { force: true });
       continue;
     }
-    await delay(LOCK_POLL_MS, signal);
+    await sleep(LOCK_POLL_MS, signal);
   }
 }
 
