@@ -19,6 +19,8 @@ export interface EmbeddedStoreOptions {
   port?: number;
   /** When set, requests must carry it in `api-key` (or `Authorization: Bearer`), as with Qdrant. */
   apiKey?: string;
+  /** Threads parsing large write bodies (see http/parse-pool.ts); 0 parses on the main thread. */
+  parseThreads?: number;
 }
 
 export interface EmbeddedStore {
@@ -32,7 +34,7 @@ export interface EmbeddedStore {
 
 export async function startEmbeddedStore(opts: EmbeddedStoreOptions): Promise<EmbeddedStore> {
   const store = Store.open(opts.dataDir);
-  const server = createStoreServer(store, { apiKey: opts.apiKey });
+  const server = createStoreServer(store, { apiKey: opts.apiKey, parseThreads: opts.parseThreads });
   const host = opts.host ?? '127.0.0.1';
   try {
     await new Promise<void>((resolve, reject) => {

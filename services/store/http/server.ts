@@ -4,12 +4,14 @@
  * {status:{error}, time}).
  */
 import http from 'node:http';
+import os from 'node:os';
 import { timingSafeEqual } from 'node:crypto';
 import { StoreError } from '../engine/errors.ts';
 import type { Store } from '../engine/store.ts';
 import { matchRoute, ROUTES } from './routes.ts';
 import { validateBody, warmUp } from './validate.ts';
 import { parseVectorJson } from './json-body.ts';
+import { ParsePool } from './parse-pool.ts';
 
 /** The Qdrant version whose REST API (and OpenAPI document) this server follows. */
 export const COMPATIBLE_VERSION = '1.19.0';
@@ -23,12 +25,25 @@ const HEALTH: Record<string, string> = {
 
 export interface ServerOptions {
   apiKey?: string;
+  /**
+   * Threads that parse large write bodies (see parse-pool.ts); 0 parses on the main thread.
+   * Default: one per core beyond the first, at most 2.
+   */
+  parseThreads?: number;
+}
+
+interface Context {
+  store: Store;
+  opts: ServerOptions;
+  parsePool: ParsePool | undefined;
 }
 
 export function createStoreServer(store: Store, opts: ServerOptions = {}): http.Server {
   warmUp(ROUTES.flatMap((r) => (r.schema ? [r.schema] : [])));
+  const threads = opts.parseThreads ?? Math.min(2, os.availableParallelism() - 1);
+  const ctx: Context = { store, opts, parsePool: threads > 0 ? new ParsePool(threads) : undefined };
   const server = http.createServer((req, res) => {
-    handle(store, opts, req, res).catch((err) => {
+    handle(ctx, req, res).catch((err) => {
       if (!res.headersSent) sendError(res, process.hrtime.bigint(), err);
       else res.destroy();
     });
@@ -36,10 +51,12 @@ export function createStoreServer(store: Store, opts: ServerOptions = {}): http.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 0;
+  server.on('close', () => void ctx.parsePool?.close());
   return server;
 }
 
-async function handle(store: Store, opts: ServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const { store, opts } = ctx;
   const started = process.hrtime.bigint();
   const url = new URL(req.url ?? '/', 'http://store');
   const pathname = url.pathname.replace(/\/+$/, '') || '/';
@@ -72,20 +89,17 @@ async function handle(store: Store, opts: ServerOptions, req: http.IncomingMessa
   const { route, params } = match;
   let body: Record<string, unknown> = {};
   if (route.schema) {
-    const { bytes: raw, release } = await readBody(req);
-    try {
-      if (route.vectorBody) {
-        body = (raw.length === 0 ? null : parseVectorJson(raw)) as Record<string, unknown>;
-      } else {
-        try {
-          body = JSON.parse(raw.length === 0 ? 'null' : raw.toString('utf8')) as Record<string, unknown>;
-        } catch (err) {
-          throw new StoreError(400, `Format error in JSON body: ${(err as Error).message}`);
-        }
+    const raw = await readBody(req);
+    if (route.vectorBody) {
+      body = (raw.length === 0 ? null : await parseVectorBody(ctx, raw)) as Record<string, unknown>;
+    } else {
+      try {
+        body = JSON.parse(raw.length === 0 ? 'null' : raw.toString('utf8')) as Record<string, unknown>;
+      } catch (err) {
+        throw new StoreError(400, `Format error in JSON body: ${(err as Error).message}`);
+      } finally {
+        giveBack(raw);
       }
-    } finally {
-      // Parsing copies everything out (strings, float32 blocks): the bytes can be reused.
-      release();
     }
     if (body === null) throw new StoreError(400, 'Format error in JSON body: EOF while parsing a value at line 1 column 0');
     validateBody(route.schema, body);
@@ -112,19 +126,37 @@ function authorised(req: http.IncomingMessage, apiKey: string): boolean {
 
 /**
  * Large bodies (upsert batches run to megabytes) are read into pooled buffers: allocating and
- * freeing one per request leaves the C heap fragmented and the process RSS high. A pooled
- * buffer is handed back by `release` once the body has been parsed.
+ * freeing one per request leaves the C heap fragmented and the process RSS high. Each pooled
+ * buffer owns its whole ArrayBuffer, so a parse thread can take it (transferred) and hand it
+ * back. A body is handed back with `giveBack` once parsed; any other buffer is ignored there.
  */
 const bodyPool: Buffer[] = [];
+const pooledBuffers = new WeakSet<ArrayBufferLike>();
 const POOL_MIN = 256 * 1024;
 const POOL_SIZE = 4;
 
-interface Body {
-  bytes: Buffer;
-  release(): void;
+function giveBack(bytes: Buffer): void {
+  if (!pooledBuffers.has(bytes.buffer) || bodyPool.length >= POOL_SIZE) return;
+  bodyPool.push(Buffer.from(bytes.buffer));
 }
 
-function readBody(req: http.IncomingMessage): Promise<Body> {
+/** Parses a vector-carrying body: on a parse thread when it is large and pooled, else here. */
+async function parseVectorBody(ctx: Context, raw: Buffer): Promise<unknown> {
+  if (ctx.parsePool && raw.byteOffset === 0 && pooledBuffers.has(raw.buffer)) {
+    return ctx.parsePool.parse(raw, (back) => {
+      pooledBuffers.add(back.buffer);
+      giveBack(back);
+    });
+  }
+  try {
+    return parseVectorJson(raw);
+  } finally {
+    // Parsing copies everything out (strings, float32 blocks): the bytes can be reused.
+    giveBack(raw);
+  }
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > MAX_BODY_BYTES) {
@@ -135,10 +167,14 @@ function readBody(req: http.IncomingMessage): Promise<Body> {
     let pooled: Buffer | undefined;
     if (declared >= POOL_MIN) {
       const i = bodyPool.findIndex((b) => b.length >= declared);
-      pooled = i >= 0 ? bodyPool.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(declared, POOL_MIN * 4));
+      if (i >= 0) pooled = bodyPool.splice(i, 1)[0]!;
+      else {
+        pooled = Buffer.allocUnsafeSlow(Math.max(declared, POOL_MIN * 4));
+        pooledBuffers.add(pooled.buffer);
+      }
     }
     const release = () => {
-      if (pooled && bodyPool.length < POOL_SIZE) bodyPool.push(pooled);
+      if (pooled) giveBack(pooled);
       pooled = undefined;
     };
     const chunks: Buffer[] = [];
@@ -156,8 +192,7 @@ function readBody(req: http.IncomingMessage): Promise<Body> {
       size += chunk.length;
     });
     req.on('end', () => {
-      const bytes = pooled ? pooled.subarray(0, size) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      resolve({ bytes, release });
+      resolve(pooled ? pooled.subarray(0, size) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
     req.on('error', (err) => {
       release();
