@@ -27,7 +27,12 @@ export class PayloadIndex {
   readonly key: string;
   readonly schema: IndexSchema;
   readonly segs: PathSegment[];
-  readonly postings: Map<unknown, Set<number>> | null;
+  /**
+   * value → slots. A value held by one point (ids, hashes, source URIs: most values of such
+   * fields) maps to the bare slot number; a Set is made only when a second point shares it.
+   * Hundreds of thousands of one-element Sets would cost ~100 bytes each and time to build.
+   */
+  readonly postings: Map<unknown, number | Set<number>> | null;
   points = 0;
 
   constructor(key: string, schema: IndexSchema) {
@@ -89,9 +94,11 @@ export class PayloadIndex {
     this.points++;
     if (!this.postings) return;
     for (const v of values) {
-      let set = this.postings.get(v);
-      if (!set) this.postings.set(v, (set = new Set()));
-      set.add(slot);
+      const held = this.postings.get(v);
+      if (held === undefined) this.postings.set(v, slot);
+      else if (typeof held === 'number') {
+        if (held !== slot) this.postings.set(v, new Set([held, slot]));
+      } else held.add(slot);
     }
   }
 
@@ -101,25 +108,32 @@ export class PayloadIndex {
     this.points--;
     if (!this.postings) return;
     for (const v of values) {
-      const set = this.postings.get(v);
-      if (!set) continue;
-      set.delete(slot);
-      if (set.size === 0) this.postings.delete(v);
+      const held = this.postings.get(v);
+      if (held === undefined) continue;
+      if (typeof held === 'number') {
+        if (held === slot) this.postings.delete(v);
+        continue;
+      }
+      held.delete(slot);
+      if (held.size === 1) this.postings.set(v, held.values().next().value!);
+      else if (held.size === 0) this.postings.delete(v);
     }
   }
 
   /** Slots holding any of `values`, or undefined when this index cannot answer equality. */
   lookup(values: unknown[]): Set<number> | undefined {
     if (!this.postings) return undefined;
+    const slotsOf = (raw: unknown): number | Set<number> | undefined =>
+      this.postings!.get(this.type === 'uuid' && typeof raw === 'string' ? normaliseUuid(raw) : raw);
     if (values.length === 1) {
-      const key = this.type === 'uuid' && typeof values[0] === 'string' ? normaliseUuid(values[0]) : values[0];
-      return this.postings.get(key) ?? new Set();
+      const held = slotsOf(values[0]);
+      return held === undefined ? new Set() : typeof held === 'number' ? new Set([held]) : held;
     }
     const out = new Set<number>();
     for (const raw of values) {
-      const key = this.type === 'uuid' && typeof raw === 'string' ? normaliseUuid(raw) : raw;
-      const set = this.postings.get(key);
-      if (set) for (const s of set) out.add(s);
+      const held = slotsOf(raw);
+      if (typeof held === 'number') out.add(held);
+      else if (held) for (const s of held) out.add(s);
     }
     return out;
   }
