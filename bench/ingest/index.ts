@@ -5,8 +5,11 @@
  * model in one run: `e2e_items_per_s` through the embedded runner and through the distributed
  * path (producer → Redis/BullMQ → worker, in this process), and `pipeline_efficiency` = e2e ÷
  * encoder-only items/s (goal ≥ 0.9: fetching, queueing and storing hide behind encoding).
- * The test model is generated with `--heavy N` blocks (default 48: ~7 GFLOP per image, still
- * ~140× less than jina-clip-v2) so that encoding dominates as it does with the real model. Also: encoder batch-size distributions and peak RSS.
+ * The test model is generated with `--heavy N` blocks (default 128: ~17 GFLOP per image, still
+ * ~55× less than jina-clip-v2's ~950) so that encoding dominates as it does with the real model;
+ * lighter settings overstate the pipeline's share (heavy=48 measured 0.85–0.87 on a loaded
+ * machine). Also: encoder batch-size distributions and peak RSS. Figures are medians of
+ * interleaved rounds.
  *
  * The encoder runs on its own thread, as in `clipstream ingest` and `clipstream worker`.
  * Needs Redis for the distributed figures (REDIS_URL, default redis://127.0.0.1:6379; a unique
@@ -127,7 +130,7 @@ export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      heavy: { type: 'string', default: '48' },
+      heavy: { type: 'string', default: '128' },
       images: { type: 'string', default: '64' },
       texts: { type: 'string', default: '128' },
       model: { type: 'string' },
@@ -197,15 +200,18 @@ export async function main(args: string[]): Promise<void> {
     }
     const best = (xs: number[]) => Math.min(...xs);
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const encoderRate = items / best(seconds.encoder);
+    // Medians of interleaved rounds: a best-of-N ratio picks each side's luckiest round on a
+    // shared machine and can exceed 1; the median compares like with like.
+    const encoderRate = items / median(seconds.encoder);
     const cpuMsPerItem = (xs: number[]) => Number(((median(xs) * 1000) / items).toFixed(2));
-    report({ ...common, metric: 'encoder_only_items_per_s', value: encoderRate, unit: 'items/s', baseline: null, ratio: null, rounds, median: items / median(seconds.encoder), cpu_ms_per_item: cpuMsPerItem(cpu.encoder) });
+    report({ ...common, metric: 'encoder_only_items_per_s', value: encoderRate, unit: 'items/s', baseline: null, ratio: null, rounds, statistic: 'median', best: items / best(seconds.encoder), cpu_ms_per_item: cpuMsPerItem(cpu.encoder) });
     for (const name of redisOk ? (['embedded', 'distributed'] as const) : (['embedded'] as const)) {
-      const rate = items / best(seconds[name]);
+      const rate = items / median(seconds[name]);
       const extra = {
         path: name,
         rounds,
-        median: items / median(seconds[name]),
+        statistic: 'median',
+        best: items / best(seconds[name]),
         image_batch_sizes: hist[name].image,
         text_batch_sizes: hist[name].text,
         mean_image_batch: Number(meanBatch(hist[name].image).toFixed(2)),
