@@ -28,11 +28,11 @@ const ZERO = 0x30;
 const NINE = 0x39;
 
 /**
- * Parses `buf`; when `blocks` is given, the ArrayBuffers holding the parsed vectors are pushed
- * onto it (a parse thread transfers them instead of copying).
+ * Parses `buf`. Vectors are written into `floats` while it has room (a parse thread passes
+ * shared memory, see parse-pool.ts), then into blocks of their own.
  */
-export function parseVectorJson(buf: Buffer, blocks?: ArrayBuffer[]): unknown {
-  const p = new Parser(buf, blocks);
+export function parseVectorJson(buf: Buffer, floats?: Float32Array): unknown {
+  const p = new Parser(buf, floats);
   p.ws();
   const value = p.value(false);
   p.ws();
@@ -48,15 +48,14 @@ class Parser {
    * allocation per ~1 MB of vectors instead of one per vector keeps external-memory pressure
    * (and the GCs it triggers) low.
    */
-  private block: Float32Array = new Float32Array(0);
+  private block: Float32Array;
   private blockUsed = 0;
-  private readonly blocks: ArrayBuffer[] | undefined;
   private readonly dv: DataView;
 
-  constructor(b: Buffer, blocks?: ArrayBuffer[]) {
+  constructor(b: Buffer, floats?: Float32Array) {
     this.b = b;
     this.dv = new DataView(b.buffer, b.byteOffset, b.length);
-    this.blocks = blocks;
+    this.block = floats ?? new Float32Array(0);
   }
 
   fail(what: string): never {
@@ -288,7 +287,7 @@ class Parser {
       else if (exp < 0) v = -exp < 23 ? mant / POW10[-exp]! : Number(`${mant}e${exp}`);
       if (base + n === out.length) {
         // The block is full: this vector's values so far move to a fresh one.
-        out = this.newBlock(Math.max(BLOCK_FLOATS, n * 2));
+        out = new Float32Array(Math.max(BLOCK_FLOATS, n * 2));
         out.set(this.block.subarray(base, base + n));
         this.block = out;
         this.blockUsed = base = 0;
@@ -309,12 +308,6 @@ class Parser {
       }
       return undefined;
     }
-  }
-
-  private newBlock(floats: number): Float32Array {
-    const block = new Float32Array(floats);
-    this.blocks?.push(block.buffer);
-    return block;
   }
 
   private number(): number {
