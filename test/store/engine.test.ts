@@ -96,6 +96,24 @@ describe('store engine', () => {
     await reopened.close();
   });
 
+  it('compacts while log writes are still in flight, and close waits for unacknowledged ones', async () => {
+    const dir = tempDir();
+    const store = await seeded(dir, 10);
+    // wait=false: acknowledged once applied; their frames are still being written.
+    const acked = [];
+    for (let round = 0; round < 4; round++) acked.push(store.upsert('c', { points: Array.from({ length: 10 }, (_, i) => point(i + 1, `r${round}`)) }, { wait: false }));
+    store.resolve('c').compact();
+    for (let id = 11; id <= 15; id++) acked.push(store.upsert('c', { points: [point(id, 'late')] }, { wait: false }));
+    await Promise.all(acked);
+    await store.close();
+
+    const reopened = Store.open(dir);
+    assert.equal(reopened.count('c', {}).count, 15);
+    const got = reopened.retrieve('c', { ids: [1, 10, 11, 15], with_payload: true, with_vector: true }) as Array<{ id: number; payload: { tag: string }; vector: { v: number[] } }>;
+    assert.deepEqual(got.map((p) => [p.id, p.payload.tag, p.vector.v]), [[1, 'r3', [1, 1, 0, 0]], [10, 'r3', [10, 1, 0, 0]], [11, 'late', [11, 1, 0, 0]], [15, 'late', [15, 1, 0, 0]]]);
+    await reopened.close();
+  });
+
   it('persists aliases, payload indexes and deletions of collections', async () => {
     const dir = tempDir();
     const store = await seeded(dir, 3);

@@ -151,7 +151,7 @@ export class Collection implements FilterTarget {
     for (const op of ops) {
       const opId = ++this.opCounter;
       stampVersions(op, opId);
-      this.log.append(encodeOp(op, opId));
+      this.log.append(encodeOp(op, opId, (bytes) => this.log.reserve(bytes)));
       this.apply(op, opId);
       results.push({ operation_id: opId, status: opts.wait ? 'completed' : 'acknowledged' });
     }

@@ -1,7 +1,9 @@
 /**
  * The append-only operation log behind one collection: frames of [u32 length][u32 crc32][body].
- * A write is durable once an fdatasync covering it has completed; concurrent `wait=true` writers
- * share one fdatasync (group commit). Reopening replays frames until the first torn or corrupt
+ * Frames are written in the background (libuv threads copy them into the page cache while the
+ * main thread goes on) at offsets fixed when appended. A write is durable once every frame up
+ * to it has been written and an fdatasync covering it has completed; concurrent `wait=true`
+ * writers share one fdatasync (group commit). Reopening replays frames until the first torn or corrupt
  * one (a crash mid-append) and truncates there. Compaction rewrites the live state into the next
  * generation file, which becomes current only through an atomic rename.
  */
@@ -19,16 +21,35 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
+interface PendingWrite {
+  generation: number;
+  end: number;
+  done: boolean;
+}
+
+/** Frame buffers kept for reuse; a frame is a header and one encoded op (often a megabyte or more). */
+const FRAME_POOL = 8;
+const FRAME_MIN = 1024 * 1024;
+
 export class PointLog {
   readonly dir: string;
   private fd: number;
   private generation: number;
-  /** Bytes appended to the current file. */
+  /** Bytes appended to the current file (handed to the OS or on their way). */
   size: number;
+  /** End of the longest prefix of appended bytes the OS has taken (every write up to it completed). */
+  private written: number;
   private synced: number;
   private syncing = false;
   private waiters: Waiter[] = [];
-  private retired: number[] = [];
+  private writes: PendingWrite[] = [];
+  /** Writes and fdatasyncs in flight per file descriptor: a retired one is closed when they end. */
+  private busy = new Map<number, number>();
+  private retired = new Set<number>();
+  private frames: Buffer[] = [];
+  private reserved: Buffer | null = null;
+  private failure: unknown = null;
+  private flushWanted = false;
   private flushTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -37,6 +58,7 @@ export class PointLog {
     this.fd = fd;
     this.generation = generation;
     this.size = size;
+    this.written = size;
     this.synced = size;
   }
 
@@ -68,21 +90,54 @@ export class PointLog {
     return new PointLog(dir, fd, generation, end);
   }
 
-  /** Appends one frame (to the OS, not yet durable); returns the offset that makes it durable. */
+  /**
+   * Room for a frame body of `bytes` bytes, to encode an op into and pass to `append` (which
+   * then writes it without a copy). Valid until the next `reserve`.
+   */
+  reserve(bytes: number): Buffer {
+    const frame = this.frame(HEADER + bytes);
+    this.reserved = frame;
+    return frame.subarray(HEADER, HEADER + bytes);
+  }
+
+  /**
+   * Appends one frame and hands it to the OS in the background (the main thread does not wait
+   * for the copy into the page cache); returns the offset that, once synced, makes it durable.
+   */
   append(body: Uint8Array): number {
     if (this.closed) throw new Error(`store log ${this.dir} is closed`);
-    const header = Buffer.allocUnsafe(HEADER);
-    header.writeUInt32LE(body.length, 0);
-    header.writeUInt32LE(crc32(body), 4);
-    writeAll(this.fd, header, this.size);
-    writeAll(this.fd, body, this.size + HEADER);
-    this.size += HEADER + body.length;
+    let frame = this.reserved;
+    this.reserved = null;
+    if (!frame || body.buffer !== frame.buffer || body.byteOffset !== frame.byteOffset + HEADER) {
+      frame = this.frame(HEADER + body.length);
+      frame.set(body, HEADER);
+    }
+    const length = HEADER + body.length;
+    frame.writeUInt32LE(body.length, 0);
+    frame.writeUInt32LE(crc32(frame.subarray(HEADER, length)), 4);
+    const position = this.size;
+    this.size += length;
+    const pending: PendingWrite = { generation: this.generation, end: this.size, done: false };
+    this.writes.push(pending);
+    const fd = this.fd;
+    this.hold(fd);
+    writeAll(fd, frame, length, position, (err) => {
+      this.release(fd);
+      if (this.frames.length < FRAME_POOL) this.frames.push(frame);
+      // After a compaction the frame's op is in the new file already; this write is moot.
+      if (pending.generation !== this.generation) return;
+      if (err) return this.fail(err);
+      pending.done = true;
+      while (this.writes.length > 0 && this.writes[0]!.done) this.written = this.writes.shift()!.end;
+      if (this.waiters.length > 0 || this.flushWanted) this.kick();
+    });
     this.scheduleFlush();
     return this.size;
   }
 
   /** Resolves once every frame appended so far is on stable storage. */
   sync(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
     const upTo = this.size;
     if (upTo <= this.synced) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -105,8 +160,8 @@ export class PointLog {
         const header = Buffer.allocUnsafe(HEADER);
         header.writeUInt32LE(body.length, 0);
         header.writeUInt32LE(crc32(body), 4);
-        writeAll(fd, header, size);
-        writeAll(fd, body, size + HEADER);
+        writeAllSync(fd, header, size);
+        writeAllSync(fd, body, size + HEADER);
         size += HEADER + body.length;
       });
       fs.fdatasyncSync(fd);
@@ -123,7 +178,9 @@ export class PointLog {
     this.fd = fd;
     this.generation = next;
     this.size = size;
+    this.written = size;
     this.synced = size;
+    this.writes = [];
     // Everything acknowledged before is in the new, already durable file.
     const waiters = this.waiters;
     this.waiters = [];
@@ -148,31 +205,45 @@ export class PointLog {
     this.retire(this.fd);
   }
 
+  /** A pooled frame buffer of at least `bytes` bytes. */
+  private frame(bytes: number): Buffer {
+    const i = this.frames.findIndex((f) => f.length >= bytes);
+    if (i >= 0) return this.frames.splice(i, 1)[0]!;
+    return Buffer.allocUnsafeSlow(Math.max(bytes, FRAME_MIN));
+  }
+
+  /** A lost write leaves a hole: nothing appended after it may be acknowledged as durable. */
+  private fail(err: unknown): void {
+    this.failure ??= err;
+    const failed = this.waiters;
+    this.waiters = [];
+    for (const w of failed) w.reject(err);
+  }
+
   private kick(): void {
-    if (this.syncing || this.closed) return;
-    const target = this.size;
+    if (this.syncing || this.closed || this.failure) return;
+    const target = this.written;
     if (target <= this.synced) return;
     this.syncing = true;
     const fd = this.fd;
+    const generation = this.generation;
+    this.hold(fd);
     fs.fdatasync(fd, (err) => {
       this.syncing = false;
-      for (const r of this.retired.splice(0)) fs.close(r, () => {});
-      if (fd !== this.fd) {
+      this.release(fd);
+      if (generation !== this.generation) {
         // Compaction replaced the file meanwhile and already settled the waiters.
         this.kick();
         return;
       }
-      if (err) {
-        const failed = this.waiters;
-        this.waiters = [];
-        for (const w of failed) w.reject(err);
-        return;
-      }
+      if (err) return this.fail(err);
       this.synced = Math.max(this.synced, target);
       const still: Waiter[] = [];
       for (const w of this.waiters) (w.upTo <= this.synced ? w.resolve() : still.push(w));
       this.waiters = still;
-      if (still.length > 0) this.kick();
+      if (this.synced >= this.size) this.flushWanted = false;
+      // More was written meanwhile: sync it for whoever waits; unwritten bytes kick when written.
+      if (still.length > 0 || this.flushWanted) this.kick();
     });
   }
 
@@ -181,13 +252,29 @@ export class PointLog {
     if (this.flushTimer) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null;
+      this.flushWanted = true;
       this.kick();
     }, 200);
     this.flushTimer.unref();
   }
 
+  private hold(fd: number): void {
+    this.busy.set(fd, (this.busy.get(fd) ?? 0) + 1);
+  }
+
+  private release(fd: number): void {
+    const n = (this.busy.get(fd) ?? 1) - 1;
+    if (n > 0) {
+      this.busy.set(fd, n);
+      return;
+    }
+    this.busy.delete(fd);
+    if (this.retired.delete(fd)) fs.close(fd, () => {});
+  }
+
+  /** Closes `fd` once nothing is in flight on it. */
   private retire(fd: number): void {
-    if (this.syncing) this.retired.push(fd);
+    if (this.busy.has(fd)) this.retired.add(fd);
     else fs.closeSync(fd);
   }
 }
@@ -196,9 +283,22 @@ function logName(generation: number): string {
   return `points-${String(generation).padStart(8, '0')}.log`;
 }
 
-function writeAll(fd: number, buf: Uint8Array, position: number): void {
+function writeAllSync(fd: number, buf: Uint8Array, position: number): void {
   let off = 0;
   while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off, position + off);
+}
+
+/** Writes `length` bytes of `buf` at `position` on a libuv thread, short writes resumed. */
+function writeAll(fd: number, buf: Buffer, length: number, position: number, done: (err: Error | null) => void): void {
+  let off = 0;
+  const step = () =>
+    fs.write(fd, buf, off, length - off, position + off, (err, n) => {
+      if (err) return done(err);
+      off += n;
+      if (off < length) step();
+      else done(null);
+    });
+  step();
 }
 
 export function fsyncDir(dir: string): void {

@@ -54,13 +54,16 @@ function scratchOf(size: number): Buffer {
   return scratch;
 }
 
-/** Encodes an op; the result is only valid until the next encodeOp call (write it at once). */
-export function encodeOp(op: PointOp, opId: number): Buffer {
-  if (op.kind === 'upsert' || op.kind === 'update_vectors') return encodePoints(KIND_CODES[op.kind], opId, op.points);
+/**
+ * Encodes an op into memory from `alloc` (called once with an upper bound of the size); by
+ * default a shared buffer valid only until the next encodeOp call (write it at once).
+ */
+export function encodeOp(op: PointOp, opId: number, alloc: (bytes: number) => Buffer = scratchOf): Buffer {
+  if (op.kind === 'upsert' || op.kind === 'update_vectors') return encodePoints(KIND_CODES[op.kind], opId, op.points, alloc);
   const { kind, ...rest } = op;
   const json = Buffer.from(JSON.stringify(rest), 'utf8');
   const size = pad4(16 + json.length);
-  const buf = scratchOf(size);
+  const buf = alloc(size);
   buf.fill(0, 0, size);
   buf.writeUInt8(KIND_CODES[kind], 0);
   buf.writeDoubleLE(opId, 4);
@@ -73,7 +76,7 @@ export function encodeOp(op: PointOp, opId: number): Buffer {
  * Payload JSON is written straight into the frame (no Buffer per point): the frame is sized
  * with 3 bytes per UTF-16 unit, UTF-8's worst case, and cut to what was written.
  */
-function encodePoints(code: number, opId: number, points: PointWrite[]): Buffer {
+function encodePoints(code: number, opId: number, points: PointWrite[], alloc: (bytes: number) => Buffer): Buffer {
   const payloads: (string | null)[] = new Array(points.length);
   let bound = 16;
   for (let i = 0; i < points.length; i++) {
@@ -83,7 +86,7 @@ function encodePoints(code: number, opId: number, points: PointWrite[]): Buffer 
     bound += 4 + 16 + 8 + 4 + (json === null ? 0 : json.length * 3 + 3) + 4;
     for (const [name, values] of p.vectors) bound += 4 + name.length * 3 + 3 + 4 + values.length * 4;
   }
-  const buf = scratchOf(bound);
+  const buf = alloc(bound);
   buf.fill(0, 0, 16);
   buf.writeUInt8(code, 0);
   buf.writeDoubleLE(opId, 4);
