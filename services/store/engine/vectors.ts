@@ -114,8 +114,22 @@ export function prepareVector(distance: Distance, values: ArrayLike<number>, out
 }
 
 export function normaliseInPlace(v: Float32Array): void {
-  let sum = 0;
-  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
+  // Four running sums: one would chain every addition on the previous one's latency.
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const n = v.length;
+  const end4 = n & ~3;
+  let i = 0;
+  for (; i < end4; i += 4) {
+    s0 += v[i]! * v[i]!;
+    s1 += v[i + 1]! * v[i + 1]!;
+    s2 += v[i + 2]! * v[i + 2]!;
+    s3 += v[i + 3]! * v[i + 3]!;
+  }
+  for (; i < n; i++) s0 += v[i]! * v[i]!;
+  const sum = s0 + s1 + s2 + s3;
   if (sum === 0) return;
   const inv = 1 / Math.sqrt(sum);
   for (let i = 0; i < v.length; i++) v[i] = v[i]! * inv;
