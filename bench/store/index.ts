@@ -1,21 +1,38 @@
 /**
- * `npm run bench -- store [--points 200000] [--queries 200] [--batch 256] [--concurrency 4]`
+ * `npm run bench -- store [--points 200000] [--queries 500] [--warmup 20] [--batch 256]
+ *                         [--concurrency 4] [--client-points N (default: --points; 0 skips)]`
  *
  * Synthetic Matryoshka-like data: C cluster centres with per-dimension std s_j = (j+1)^-0.5
  * (variance falls with the dimension index, as in an MRL-trained embedding, whose leading dims
  * carry most of the signal: here ~63% of the energy sits in the first 64 of 1024 dims), each
  * point a centre plus noise σ·s_j; the stored 64/256/1024-d vectors are prefixes of the same
- * 1024-d vector, each re-normalised. Queries are held out: a stored point's raw vector plus
- * fresh noise τ·s_j, never a stored vector itself.
+ * 1024-d vector, each re-normalised and held as float32 (as the encoder hands them over).
+ * Queries are held out: a stored point's raw vector plus fresh noise τ·s_j, never a stored
+ * vector itself.
  *
- * Figures (suite "store"): coarse-to-fine recall@10 and latency against the exact 1024-d scan
- * in the same run (stage limits chosen by `calibrate` on stored points, then measured on the
- * held-out queries), upsert throughput through the HTTP API with wait=true, and the store
- * process's RSS over the raw vector bytes. The embedded store runs in a child process so its
- * RSS is its own; with QDRANT_URL set the same run targets that server (RSS not measured).
+ * Figures (suite "store"), each with a baseline measured in the same run:
+ * - `upsert_points_per_s`: the store's ingest rate through its HTTP API, wait=true, three named
+ *   vectors per point. Request bodies are the adapter's JSON (shared/store/points.ts), made
+ *   before the clock starts; `concurrency` keep-alive streams PUT them. Baseline: JSON.parse
+ *   of the same bodies in this process (how fast a plain JSON server could even read them).
+ * - `upsert_points_per_s_js_client`: the same points end to end as a worker writes them —
+ *   built with the adapter, serialised and sent by @qdrant/js-client-rest through
+ *   BatchUpserter — into a second, fresh store process. Baseline: plain JSON.stringify of the
+ *   points with unrounded float32 vectors (the client's serialisation cost before compaction).
+ * - `c2f_recall_at_10`, `c2f_latency_p50/p99`: coarse-to-fine against the exact 1024-d scan,
+ *   stage limits calibrated on stored points, then measured on held-out queries run one at a
+ *   time after a warm-up, the two searches interleaved so both see the same cache state.
+ * - `rss_over_raw_vector_bytes`: VmRSS of the store process (its own process: no client,
+ *   bodies or generated vectors in it; all its threads, the V8 heap with payloads, ids and
+ *   indexes, the vector columns, code) at the end of the run, over 4·(64+256+1024) bytes per
+ *   point. Nothing is subtracted; the empty store's RSS and a heap breakdown are reported.
+ * The embedded store runs in child processes; with QDRANT_URL set the same run targets that
+ * server instead (RSS and CPU then not measured).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,20 +42,25 @@ import { percentile, report } from '../report.ts';
 import { calibrate } from '../../shared/store/calibrate.ts';
 import { coarseToFineSearch, exactSearch, type SearchTarget } from '../../shared/store/coarse-to-fine.ts';
 import { pointId } from '../../shared/store/ids.ts';
-import type { CataloguePoint } from '../../shared/store/points.ts';
+import { namedVectors, type CataloguePoint, type PointPayload } from '../../shared/store/points.ts';
 import { ensureCollection, SCHEMA_VERSION } from '../../shared/store/schema.ts';
 import { BatchUpserter } from '../../shared/store/upserter.ts';
 import { MatryoshkaData, mulberry32, prefixNormalized } from './synthetic.ts';
 
 const DIMS = [64, 256, 1024] as const;
 const SUITE = 'store';
+const MODEL = 'synthetic-matryoshka';
+/** Linux reports thread CPU times in clock ticks of 1/100 s (USER_HZ). */
+const TICKS_PER_S = 100;
 
 interface Args {
   points: number;
   queries: number;
+  warmup: number;
   k: number;
   batch: number;
   concurrency: number;
+  clientPoints: number;
   clusters: number;
   sigma: number;
   tau: number;
@@ -48,38 +70,51 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { points: 200_000, queries: 200, k: 10, batch: 256, concurrency: 4, clusters: 1000, sigma: 0.5, tau: 0.5, calibSamples: 100, target: 0.99, seed: 1 };
+  const a: Args = { points: 200_000, queries: 500, warmup: 20, k: 10, batch: 256, concurrency: 4, clientPoints: -1, clusters: 1000, sigma: 0.5, tau: 0.5, calibSamples: 100, target: 0.99, seed: 1 };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i]!.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof Args;
     const value = Number(argv[++i]);
     if (!(key in a) || !Number.isFinite(value)) throw new Error(`bad argument ${argv[i - 1]} ${argv[i]}`);
     a[key] = value;
   }
+  if (a.clientPoints < 0) a.clientPoints = a.points;
   return a;
 }
 
 // ---- the store under test --------------------------------------------------------------------
 
+type MemoryUsage = ReturnType<typeof process.memoryUsage>;
+
 interface StoreUnderTest {
   url: string;
+  /** Set for an embedded store in a child process. */
   pid?: number;
+  memoryUsage(): Promise<MemoryUsage | undefined>;
   close(): Promise<void>;
 }
 
 async function startStore(): Promise<StoreUnderTest> {
-  if (process.env.QDRANT_URL) return { url: process.env.QDRANT_URL, close: async () => {} };
+  if (process.env.QDRANT_URL) return { url: process.env.QDRANT_URL, memoryUsage: async () => undefined, close: async () => {} };
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'clipstream-bench-store-'));
   const server = path.join(path.dirname(fileURLToPath(import.meta.url)), 'server.ts');
-  const child: ChildProcess = spawn(process.execPath, ['--max-old-space-size=16384', '--import', 'tsx', server, dataDir], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', server, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const replies: ((line: string) => void)[] = [];
+  const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`store process exited (${code}) before listening`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+    lines.once('line', (line) => {
+      resolve((JSON.parse(line) as { url: string }).url);
+      lines.on('line', (l) => replies.shift()?.(l));
+    });
   });
   return {
     url,
     pid: child.pid,
+    memoryUsage: () =>
+      new Promise((resolve) => {
+        replies.push((line) => resolve(JSON.parse(line) as MemoryUsage));
+        child.stdin!.write('memory\n');
+      }),
     close: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -89,23 +124,75 @@ async function startStore(): Promise<StoreUnderTest> {
   };
 }
 
-async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
-async function waitForIndexing(client: QdrantClient, collection: string, timeoutMs: number): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    const info = await client.getCollection(collection);
-    if (info.status === 'green') break;
-    await new Promise((r) => setTimeout(r, 200));
+/** CPU seconds (user + system) of a process's main thread and of all its other threads. */
+function cpuOf(pid: number): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const s = (Number(f[11]) + Number(f[12])) / TICKS_PER_S;
+    if (Number(tid) === pid) main += s;
+    else others += s;
   }
-  return performance.now() - started;
+  return { main, others };
 }
 
 const log = (line: string) => process.stderr.write(`[bench store] ${line}\n`);
+const round = (x: number, digits = 2) => Number(x.toFixed(digits));
+
+/** PUTs each body (a `{points: […]}` upsert) with wait=true over `streams` keep-alive connections. */
+async function putAll(url: string, collection: string, bodies: Buffer[], streams: number): Promise<void> {
+  const base = new URL(url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: streams });
+  const put = (body: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: base.hostname,
+          port: base.port,
+          method: 'PUT',
+          path: `/collections/${encodeURIComponent(collection)}/points?wait=true`,
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': body.length },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const status = res.statusCode === 200 ? (JSON.parse(text) as { result?: { status?: string } }).result?.status : undefined;
+            if (status === 'completed') resolve();
+            else reject(new Error(`upsert answered ${res.statusCode}: ${text.slice(0, 300)}`));
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  let next = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: streams }, async () => {
+        while (next < bodies.length) await put(bodies[next++]!);
+      }),
+    );
+  } finally {
+    agent.destroy();
+  }
+}
 
 // ---- the run -------------------------------------------------------------------------------
 
@@ -114,11 +201,9 @@ export async function main(argv: string[]): Promise<void> {
   const data = new MatryoshkaData(args);
   log(
     `data: ${args.points} points, ${args.clusters} clusters, per-dim std (j+1)^-0.5, noise σ=${args.sigma}, ` +
-      `queries: ${args.queries} held-out (stored point + noise τ=${args.tau}), k=${args.k}`,
+      `queries: ${args.queries} held-out (stored point + noise τ=${args.tau}) after ${args.warmup} warm-up, k=${args.k}`,
   );
 
-  // Vectors are generated before timing: the upsert figure is the store path (build points,
-  // serialise, HTTP, apply, wait=true), not the random-number generator.
   let t = performance.now();
   const stored = DIMS.map((d) => new Float32Array(args.points * d));
   const clusters = new Uint32Array(args.points);
@@ -130,62 +215,107 @@ export async function main(argv: string[]): Promise<void> {
   log(`generated in ${((performance.now() - t) / 1000).toFixed(1)}s`);
 
   const now = new Date().toISOString();
-  const makePoint = (i: number): CataloguePoint => {
+  const vectorsOf = (i: number) => Object.fromEntries(DIMS.map((d, s) => [d, stored[s]!.subarray(i * d, (i + 1) * d)]));
+  const payloadOf = (i: number): PointPayload => {
     const source = `record:bench/${i}`;
-    return {
-      id: pointId(source),
-      vector: Object.fromEntries(DIMS.map((d, s) => [`mrl_${d}`, Array.from(stored[s]!.subarray(i * d, (i + 1) * d))])),
-      payload: {
-        modality: i % 4 === 0 ? 'text' : 'image',
-        source,
-        product_id: `c${clusters[i]}`,
-        content_hash: `h${i}`,
-        model: 'synthetic-matryoshka',
-        schema_version: SCHEMA_VERSION,
-        indexed_at: now,
-      },
-    };
+    return { modality: i % 4 === 0 ? 'text' : 'image', source, product_id: `c${clusters[i]}`, content_hash: `h${i}`, model: MODEL, schema_version: SCHEMA_VERSION, indexed_at: now };
   };
+  /** A point as the adapter builds it (buildPoint's vector serialisation). */
+  const adapterPoint = (i: number): CataloguePoint => {
+    const payload = payloadOf(i);
+    return { id: pointId(payload.source), vector: namedVectors(vectorsOf(i), DIMS, payload.source), payload };
+  };
+  /** The same point with its float32 vectors as plain, unrounded numbers. */
+  const plainPoint = (i: number): CataloguePoint => {
+    const payload = payloadOf(i);
+    return { id: pointId(payload.source), vector: Object.fromEntries(DIMS.map((d, s) => [`mrl_${d}`, Array.from(stored[s]!.subarray(i * d, (i + 1) * d))])), payload };
+  };
+
+  // Request bodies for the store's own ingest figure, made before any clock starts.
+  t = performance.now();
+  let bodies: Buffer[] = [];
+  for (let from = 0; from < args.points; from += args.batch) {
+    const batch: CataloguePoint[] = [];
+    for (let i = from; i < Math.min(args.points, from + args.batch); i++) batch.push(adapterPoint(i));
+    bodies.push(Buffer.from(JSON.stringify({ points: batch })));
+  }
+  const bodyBytes = bodies.reduce((n, b) => n + b.length, 0);
+  log(`serialised ${bodies.length} request bodies (${(bodyBytes / 1e6).toFixed(0)} MB) in ${((performance.now() - t) / 1000).toFixed(1)}s`);
+
+  // Baselines, one core of this process: reading the same bodies with JSON.parse; writing the
+  // points with plain JSON.stringify, unrounded and (for context) with the adapter's rounding.
+  const sampleBodies = bodies.filter((_, i) => i % Math.max(1, Math.floor(bodies.length / 32)) === 0).slice(0, 32);
+  const samplePoints = sampleBodies.length * args.batch;
+  t = performance.now();
+  for (const b of sampleBodies) JSON.parse(b.toString('utf8'));
+  const parseRate = samplePoints / ((performance.now() - t) / 1000);
+  const stringifyRate = (make: (i: number) => CataloguePoint) => {
+    const batches = Array.from({ length: Math.ceil(samplePoints / args.batch) }, (_, b) =>
+      Array.from({ length: args.batch }, (_, k) => make((b * args.batch + k) % args.points)),
+    );
+    const started = performance.now();
+    for (const points of batches) JSON.stringify({ points });
+    return samplePoints / ((performance.now() - started) / 1000);
+  };
+  const plainStringifyRate = stringifyRate(plainPoint);
+  const compactStringifyRate = stringifyRate(adapterPoint);
+  log(`baselines: JSON.parse ${Math.round(parseRate)} points/s, JSON.stringify ${Math.round(plainStringifyRate)} (unrounded) / ${Math.round(compactStringifyRate)} (adapter) points/s`);
 
   const store = await startStore();
   const client = new QdrantClient({ url: store.url, timeout: 600_000, checkCompatibility: false });
   const alias = `bench_store_${Date.now()}`;
+  const aliases = [alias];
+  const clients: Array<[QdrantClient, StoreUnderTest]> = [[client, store]];
   try {
-    const { collection } = await ensureCollection(client, { alias, dims: DIMS, model: 'synthetic-matryoshka' }, { storeUrl: store.url });
+    const { collection } = await ensureCollection(client, { alias, dims: DIMS, model: MODEL }, { storeUrl: store.url });
+    const emptyRss = store.pid ? rssOf(store.pid).rss : NaN;
 
-    // ---- the JSON ceiling: one core serialising (client) and parsing (server) the same batches.
-    // Three float vectors make ~29 KB of JSON per point, so these bound any JSON-over-HTTP store.
-    const sample = Array.from({ length: Math.min(args.points, args.batch * 8) }, (_, i) => makePoint(i));
-    let bodies: string[] = [];
+    // ---- the store's ingest rate: pre-made bodies, wait=true, several streams
+    const cpu0 = store.pid ? cpuOf(store.pid) : undefined;
+    const clientCpu0 = process.cpuUsage();
     t = performance.now();
-    for (let i = 0; i < sample.length; i += args.batch) bodies.push(JSON.stringify({ points: sample.slice(i, i + args.batch) }));
-    const encodeRate = sample.length / ((performance.now() - t) / 1000);
-    t = performance.now();
-    for (const body of bodies) JSON.parse(body);
-    const parseRate = sample.length / ((performance.now() - t) / 1000);
-    const jsonBytesPerPoint = bodies.reduce((n, b) => n + b.length, 0) / sample.length;
-    bodies = [];
-
-    const emptyRss = store.pid ? (await memoryOf(store.pid)).rss : NaN;
-
-    // ---- upsert throughput
-    const upserter = new BatchUpserter(client, { collection, storeUrl: store.url, batchSize: args.batch, concurrency: args.concurrency });
-    const window = args.batch * args.concurrency * 2;
-    const pending: Promise<void>[] = [];
-    t = performance.now();
-    for (let i = 0; i < args.points; i++) {
-      pending.push(upserter.add(makePoint(i)));
-      if (pending.length >= window) await Promise.all(pending.splice(0, pending.length - window / 2));
-    }
-    await upserter.flush();
-    await Promise.all(pending);
+    await putAll(store.url, collection, bodies, args.concurrency);
     const upsertS = (performance.now() - t) / 1000;
+    const clientCpu = process.cpuUsage(clientCpu0);
+    const cpu1 = store.pid ? cpuOf(store.pid) : undefined;
     const upsertRate = args.points / upsertS;
-    log(`upserted in ${upsertS.toFixed(1)}s (${upserter.stats.requests} requests, ${upserter.stats.retries} retries)`);
-    const indexMs = await waitForIndexing(client, collection, 30 * 60_000);
-    log(`collection green ${(indexMs / 1000).toFixed(1)}s after the last acknowledged upsert`);
+    const loadAfterUpsert = os.loadavg()[0]!;
+    bodies = [];
+    log(`upserted ${args.points} points in ${upsertS.toFixed(1)}s`);
     const count = (await client.count(collection, { exact: true })).count;
     if (count !== args.points) throw new Error(`stored ${count} points, expected ${args.points}`);
+    const afterUpsert = store.pid ? { ...rssOf(store.pid), usage: await store.memoryUsage() } : undefined;
+
+    // ---- end to end through the JS client, into a fresh store
+    let clientLine: { rate: number; seconds: number; requests: number; retries: number; cpu: number } | undefined;
+    if (args.clientPoints > 0) {
+      const storeB = await startStore();
+      const clientB = new QdrantClient({ url: storeB.url, timeout: 600_000, checkCompatibility: false });
+      clients.push([clientB, storeB]);
+      const aliasB = `${alias}_js`;
+      aliases.push(aliasB);
+      const { collection: collectionB } = await ensureCollection(clientB, { alias: aliasB, dims: DIMS, model: MODEL }, { storeUrl: storeB.url });
+      const upserter = new BatchUpserter(clientB, { collection: collectionB, storeUrl: storeB.url, batchSize: args.batch, concurrency: args.concurrency });
+      const window = args.batch * args.concurrency * 2;
+      const pending: Promise<void>[] = [];
+      const c0 = process.cpuUsage();
+      t = performance.now();
+      for (let i = 0; i < args.clientPoints; i++) {
+        pending.push(upserter.add(adapterPoint(i % args.points)));
+        if (pending.length >= window) await Promise.all(pending.splice(0, pending.length - window / 2));
+      }
+      await upserter.flush();
+      await Promise.all(pending);
+      const seconds = (performance.now() - t) / 1000;
+      const c = process.cpuUsage(c0);
+      clientLine = { rate: args.clientPoints / seconds, seconds, requests: upserter.stats.requests, retries: upserter.stats.retries, cpu: (c.user + c.system) / 1e6 };
+      log(`js client: ${args.clientPoints} points in ${seconds.toFixed(1)}s (${upserter.stats.requests} requests, ${upserter.stats.retries} retries)`);
+      await clientB.deleteCollection(collectionB).catch(() => {});
+      if (storeB.pid) {
+        clients.pop();
+        await storeB.close();
+      }
+    }
 
     // ---- stage limits as a deployment would get them: calibrated on stored points
     const target: SearchTarget = { client, collection: alias, dims: DIMS };
@@ -200,18 +330,20 @@ export async function main(argv: string[]): Promise<void> {
     const stageLimits = calibration.chosen.stage_limits;
     log(`calibrated in ${((performance.now() - t) / 1000).toFixed(1)}s: stage limits ${stageLimits.join(':')} (recall ${calibration.chosen.recall.toFixed(4)} on stored points)`);
 
-    // ---- held-out queries: exact scan vs coarse-to-fine, interleaved so both see the same cache state
+    // ---- held-out queries, one at a time: exact scan vs coarse-to-fine, interleaved
     const rand = mulberry32(args.seed * 15_485_863);
-    const queries = Array.from({ length: args.queries }, (_, q) => data.query(Math.floor(rand() * args.points), q));
-    for (const v of queries.slice(0, 5)) {
+    const queries = Array.from({ length: args.warmup + args.queries }, (_, q) => data.query(Math.floor(rand() * args.points), q));
+    for (const v of queries.slice(0, args.warmup)) {
       await exactSearch(target, { vector: v, limit: args.k, withPayload: false });
       await coarseToFineSearch(target, { vector: v, limit: args.k, stageLimits, withPayload: false });
     }
+    const measured = queries.slice(args.warmup);
     const exactMs: number[] = [];
     const c2fMs: number[] = [];
     let recallSum = 0;
     const truths: string[][] = [];
-    for (const v of queries) {
+    t = performance.now();
+    for (const v of measured) {
       let s = performance.now();
       const truth = await exactSearch(target, { vector: v, limit: args.k, withPayload: false });
       exactMs.push(performance.now() - s);
@@ -222,79 +354,105 @@ export async function main(argv: string[]): Promise<void> {
       recallSum += truth.filter((h) => f.has(h.id)).length / Math.max(1, truth.length);
       truths.push(truth.map((h) => h.id));
     }
+    log(`${measured.length} query pairs in ${((performance.now() - t) / 1000).toFixed(1)}s`);
     // Context: the uncalibrated defaults on the same queries (cascade only; the truth is known).
     let defaultRecallSum = 0;
-    for (const [qi, v] of queries.entries()) {
+    for (const [qi, v] of measured.entries()) {
       const found = await coarseToFineSearch(target, { vector: v, limit: args.k, stageLimits: [400, 100], withPayload: false });
       const f = new Set(found.map((h) => h.id));
       defaultRecallSum += truths[qi]!.filter((id) => f.has(id)).length / Math.max(1, truths[qi]!.length);
     }
     exactMs.sort((a, b) => a - b);
     c2fMs.sort((a, b) => a - b);
-    const recall = recallSum / queries.length;
+    const recall = recallSum / measured.length;
     const common = {
       points: args.points,
-      queries: args.queries,
-      stage_limits: stageLimits,
+      cpus: os.cpus().length,
       data: `clusters=${args.clusters} std_j=(j+1)^-0.5 sigma=${args.sigma} tau=${args.tau} (held-out perturbed points)`,
       store: process.env.QDRANT_URL ? 'qdrant' : 'embedded',
     };
-    report({ suite: SUITE, metric: `c2f_recall_at_${args.k}`, value: recall, unit: 'ratio', baseline: 'exact_1024d_scan', ratio: recall, goal: '>= 0.99', recall_at_default_400_100: Number((defaultRecallSum / queries.length).toFixed(4)), calibration_recall_on_stored_points: Number(calibration.chosen.recall.toFixed(4)), ...common });
+    const queryCommon = { ...common, queries: measured.length, warmup_queries: args.warmup, sequential: true, stage_limits: stageLimits };
+    report({ suite: SUITE, metric: `c2f_recall_at_${args.k}`, value: recall, unit: 'ratio', baseline: 'exact_1024d_scan', ratio: recall, goal: '>= 0.99', recall_at_default_400_100: round(defaultRecallSum / measured.length, 4), calibration_recall_on_stored_points: round(calibration.chosen.recall, 4), ...queryCommon });
     for (const p of [50, 99]) {
       const c2f = percentile(c2fMs, p);
       const exact = percentile(exactMs, p);
-      report({
-        suite: SUITE,
-        metric: `c2f_latency_p${p}`,
-        value: c2f,
-        unit: 'ms',
-        baseline: 'exact_1024d_scan',
-        ratio: c2f / exact,
-        baseline_value: Number(exact.toPrecision(4)),
-        goal: 'ratio <= 0.2',
-        ...common,
-      });
+      report({ suite: SUITE, metric: `c2f_latency_p${p}`, value: c2f, unit: 'ms', baseline: 'exact_1024d_scan', ratio: c2f / exact, baseline_value: Number(exact.toPrecision(4)), goal: 'ratio <= 0.2', ...queryCommon });
     }
+    const upsertCommon = { ...common, batch: args.batch, concurrency: args.concurrency, vectors: 'mrl_64+mrl_256+mrl_1024, wait=true', json_bytes_per_point: Math.round(bodyBytes / args.points), load_average_1m: round(loadAfterUpsert) };
     report({
       suite: SUITE,
       metric: 'upsert_points_per_s',
       value: upsertRate,
       unit: 'points/s',
-      baseline: 'json_encode_one_core',
-      ratio: upsertRate / encodeRate,
-      baseline_value: Math.round(encodeRate),
-      json_parse_one_core_points_per_s: Math.round(parseRate),
-      json_bytes_per_point: Math.round(jsonBytesPerPoint),
-      load_average_1m: Number(os.loadavg()[0]!.toFixed(2)),
-      cpus: os.cpus().length,
+      baseline: 'json_parse_same_bodies_one_core',
+      ratio: upsertRate / parseRate,
+      baseline_value: Math.round(parseRate),
+      baseline_points: samplePoints,
       goal: '>= 20000',
-      batch: args.batch,
-      concurrency: args.concurrency,
-      vectors: 'mrl_64+mrl_256+mrl_1024, wait=true',
-      index_ready_s: Number((indexMs / 1000).toFixed(1)),
-      ...common,
+      bodies: 'adapter JSON (vectors rounded to 1e-7), serialised before timing',
+      wall_s: round(upsertS),
+      ...(cpu0 && cpu1
+        ? {
+            store_cpu_s_main_thread: round(cpu1.main - cpu0.main),
+            store_cpu_s_other_threads: round(cpu1.others - cpu0.others),
+            store_points_per_cpu_s: Math.round(args.points / (cpu1.main - cpu0.main + cpu1.others - cpu0.others)),
+          }
+        : {}),
+      client_cpu_s: round((clientCpu.user + clientCpu.system) / 1e6),
+      ...upsertCommon,
     });
-    if (store.pid) {
-      const mem = await memoryOf(store.pid);
+    if (clientLine) {
+      report({
+        suite: SUITE,
+        metric: 'upsert_points_per_s_js_client',
+        value: clientLine.rate,
+        unit: 'points/s',
+        baseline: 'json_stringify_unrounded_float32_one_core',
+        ratio: clientLine.rate / plainStringifyRate,
+        baseline_value: Math.round(plainStringifyRate),
+        baseline_points: samplePoints,
+        json_stringify_adapter_points_per_s: Math.round(compactStringifyRate),
+        client_points: args.clientPoints,
+        wall_s: round(clientLine.seconds),
+        client_cpu_s: round(clientLine.cpu),
+        requests: clientLine.requests,
+        retries: clientLine.retries,
+        path: 'buildPoint vectors (namedVectors) -> BatchUpserter -> @qdrant/js-client-rest 1.18 -> fresh store process',
+        ...upsertCommon,
+      });
+    }
+    if (store.pid && afterUpsert) {
+      const end = rssOf(store.pid);
+      const usage = await store.memoryUsage();
       const raw = args.points * (64 + 256 + 1024) * 4;
+      const mb = (x: number | undefined) => (x === undefined ? null : Math.round(x / 2 ** 20));
       report({
         suite: SUITE,
         metric: 'rss_over_raw_vector_bytes',
-        value: mem.rss / raw,
+        value: end.rss / raw,
         unit: 'ratio',
         baseline: 'raw_vector_bytes',
-        ratio: mem.rss / raw,
-        rss_bytes: mem.rss,
-        peak_rss_bytes: mem.peak,
-        peak_over_raw: Number((mem.peak / raw).toPrecision(4)),
-        empty_store_rss_bytes: emptyRss,
-        raw_vector_bytes: raw,
+        ratio: end.rss / raw,
         goal: '<= 1.3',
+        counted: 'VmRSS of the store process (all threads) after upserts, calibration and queries; nothing subtracted',
+        rss_bytes: end.rss,
+        raw_vector_bytes: raw,
+        rss_after_upsert_over_raw: round(afterUpsert.rss / raw, 4),
+        peak_over_raw: round(end.peak / raw, 4),
+        empty_store_rss_mib: mb(emptyRss),
+        heap_used_mib: mb(usage?.heapUsed),
+        heap_total_mib: mb(usage?.heapTotal),
+        array_buffers_mib: mb(usage?.arrayBuffers),
         ...common,
       });
     }
   } finally {
-    await client.deleteCollection((await client.getAliases()).aliases.find((a) => a.alias_name === alias)?.collection_name ?? alias).catch(() => {});
-    await store.close();
+    for (const [c, s] of clients) {
+      for (const a of aliases) {
+        const name = (await c.getAliases().catch(() => ({ aliases: [] as { alias_name: string; collection_name: string }[] }))).aliases.find((x) => x.alias_name === a)?.collection_name;
+        if (name) await c.deleteCollection(name).catch(() => {});
+      }
+      await s.close();
+    }
   }
 }

@@ -1,8 +1,11 @@
 /**
- * The embedded store alone in its own process, so the benchmark can read its RSS without the
- * benchmark's own data (generated vectors, JSON buffers) mixed in. Prints `{"url": …}` once
- * listening; stops on SIGTERM or when stdin closes (the parent died).
+ * The embedded store alone in its own process, so the benchmark reads the RSS and CPU time of
+ * the store and nothing else (no generated vectors, request bodies or client in it). Prints
+ * `{"url": …}` once listening. On stdin, the line `memory` is answered with one JSON line of
+ * process.memoryUsage() (what the RSS is made of); it stops on SIGTERM or when stdin closes
+ * (the parent died). STORE_PARSE_THREADS, when set, overrides the number of parse threads.
  */
+import { createInterface } from 'node:readline';
 import { startEmbeddedStore } from '../../services/store/index.ts';
 
 const dataDir = process.argv[2];
@@ -10,7 +13,8 @@ if (!dataDir) {
   process.stderr.write('usage: server.ts <dataDir>\n');
   process.exit(2);
 }
-const store = await startEmbeddedStore({ dataDir, host: '127.0.0.1', port: 0 });
+const threads = process.env.STORE_PARSE_THREADS;
+const store = await startEmbeddedStore({ dataDir, host: '127.0.0.1', port: 0, parseThreads: threads === undefined ? undefined : Number(threads) });
 process.stdout.write(JSON.stringify({ url: store.url }) + '\n');
 let stopping = false;
 const stop = async () => {
@@ -20,5 +24,8 @@ const stop = async () => {
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());
-process.stdin.on('end', () => void stop());
-process.stdin.resume();
+const commands = createInterface({ input: process.stdin });
+commands.on('line', (line) => {
+  if (line.trim() === 'memory') process.stdout.write(JSON.stringify(process.memoryUsage()) + '\n');
+});
+commands.on('close', () => void stop());
