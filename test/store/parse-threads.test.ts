@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedStore, type EmbeddedStore } from '../../services/store/index.ts';
+import { ParsePool } from '../../services/store/http/parse-pool.ts';
 
 const DIM = 512;
 /** ~300 KB of JSON: above the size that goes to a parse thread. */
@@ -77,3 +78,27 @@ for (const parseThreads of [1, 0]) {
     });
   });
 }
+
+it('lets its threads and slots go when idle, and starts them again for the next body', async () => {
+  const pool = new ParsePool(2, 8, 40);
+  const parse = async (text: string) => {
+    const slot = await pool.acquire(text.length);
+    try {
+      const n = slot.bytes.write(text);
+      return (await pool.parse(slot, n)) as { points: Array<{ vector: { v: Float32Array } }> };
+    } finally {
+      pool.release(slot);
+    }
+  };
+  try {
+    const first = await parse(body(0));
+    assert.ok(first.points[3]!.vector.v instanceof Float32Array);
+    assert.deepEqual(pool.held, { threads: 1, slots: 1 });
+    for (let i = 0; i < 250 && pool.held.threads > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(pool.held, { threads: 0, slots: 0 });
+    const again = await parse(body(500));
+    assert.deepEqual(Array.from(again.points[0]!.vector.v.subarray(0, 3)), vectorOf(500).slice(0, 3).map(Math.fround));
+  } finally {
+    await pool.close();
+  }
+});

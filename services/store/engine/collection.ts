@@ -351,7 +351,7 @@ export class Collection implements FilterTarget {
       this.garbageBytes += this.pointBytes(slot);
       for (const col of this.columns.values()) col.clear(slot);
     }
-    if (replaceAll) this.replacePayload(slot, this.payloads[slot] ?? null, w.payload);
+    if (replaceAll) this.replacePayload(slot, this.payloads[slot] ?? null, internValues(w.payload));
     this.versions[slot] = w.version;
     for (const [name, values] of w.vectors) {
       const col = this.columns.get(name);
@@ -687,3 +687,29 @@ export function writeJsonDurably(file: string, value: unknown): void {
   fs.renameSync(tmp, file);
   fsyncDir(path.dirname(file));
 }
+
+/**
+ * Short top-level string values of stored payloads, shared: a parsed body holds its own copy of
+ * every string, so 200k points tagged "image" would otherwise keep 200k "image"s (model names,
+ * timestamps of a batch, product ids alike: ~100 bytes a point in a typical catalogue).
+ * Bounded: when full the table starts over, so unique values (URIs, hashes) cannot grow it.
+ */
+const INTERN_MAX_LENGTH = 64;
+const INTERN_TABLE_SIZE = 65_536;
+const interned = new Map<string, string>();
+
+function internValues(payload: Payload | null): Payload | null {
+  if (payload === null) return null;
+  for (const key in payload) {
+    const v = payload[key];
+    if (typeof v !== 'string' || v.length > INTERN_MAX_LENGTH || key === '__proto__') continue;
+    const shared = interned.get(v);
+    if (shared !== undefined) payload[key] = shared;
+    else {
+      if (interned.size >= INTERN_TABLE_SIZE) interned.clear();
+      interned.set(v, v);
+    }
+  }
+  return payload;
+}
+

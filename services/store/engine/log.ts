@@ -28,7 +28,7 @@ interface PendingWrite {
 }
 
 /** Frame buffers kept for reuse; a frame is a header and one encoded op (often a megabyte or more). */
-const FRAME_POOL = 8;
+const FRAME_POOL = 4;
 const FRAME_MIN = 1024 * 1024;
 
 export class PointLog {

@@ -39,6 +39,12 @@ interface Thread {
 }
 
 const MIB = 1024 * 1024;
+/**
+ * After this long without a large body, slots and threads are let go: an ingest burst's working
+ * memory (~10 MB per slot, ~13 MB per thread) is not held by a store that is only serving
+ * queries. The next large body starts them again (a thread in ~0.1 s).
+ */
+const IDLE_MS = 10_000;
 
 export class ParsePool {
   private readonly threads: (Thread | undefined)[];
@@ -46,11 +52,14 @@ export class ParsePool {
   private readonly slotWaiters: (() => void)[] = [];
   private nextId = 1;
   private closed = false;
+  private lastUse = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   /** `maxSlots` bounds the bodies being read, parsed or applied at once (more wait for a slot). */
   constructor(
     threads: number,
     private readonly maxSlots = 8,
+    private readonly idleMs = IDLE_MS,
   ) {
     this.threads = new Array<Thread | undefined>(Math.max(1, threads)).fill(undefined);
   }
@@ -66,6 +75,8 @@ export class ParsePool {
       }
       if (slot) {
         slot.busy = true;
+        this.lastUse = Date.now();
+        this.idleTimer ??= setInterval(() => this.trimIfIdle(), this.idleMs / 2).unref();
         if (slot.bytes.length < size) {
           const capacity = Math.ceil(size / MIB) * MIB;
           slot.body = new SharedArrayBuffer(capacity);
@@ -83,6 +94,7 @@ export class ParsePool {
   /** Frees a slot: its bytes and the vectors parsed into it may be overwritten from now on. */
   release(slot: BodySlot): void {
     (slot as Slot).busy = false;
+    this.lastUse = Date.now();
     this.slotWaiters.shift()?.();
   }
 
@@ -101,10 +113,27 @@ export class ParsePool {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.idleTimer);
     for (const w of this.slotWaiters.splice(0)) w();
     const running = this.threads.filter((t): t is Thread => t !== undefined);
     this.threads.fill(undefined);
     await Promise.all(running.map((t) => t.worker.terminate()));
+  }
+
+  /** Threads and slots currently held (for tests and diagnostics). */
+  get held(): { threads: number; slots: number } {
+    return { threads: this.threads.filter(Boolean).length, slots: this.slots.length };
+  }
+
+  private trimIfIdle(): void {
+    if (Date.now() - this.lastUse < this.idleMs || this.slots.some((s) => s.busy)) return;
+    clearInterval(this.idleTimer);
+    this.idleTimer = undefined;
+    // No slot is busy, so no parse is in flight: the threads have nothing to finish.
+    this.slots.length = 0;
+    const running = this.threads.filter((t): t is Thread => t !== undefined);
+    this.threads.fill(undefined);
+    for (const t of running) void t.worker.terminate();
   }
 
   /** The thread with the fewest bodies queued, started on first use. */
