@@ -17,8 +17,10 @@
  *   of the same bodies in this process (how fast a plain JSON server could even read them).
  * - `upsert_points_per_s_js_client`: the same points end to end as a worker writes them —
  *   built with the adapter, serialised and sent by @qdrant/js-client-rest through
- *   BatchUpserter — into a second, fresh store process. Baseline: plain JSON.stringify of the
- *   points with unrounded float32 vectors (the client's serialisation cost before compaction).
+ *   BatchUpserter — into a second, fresh store process (run first: the generated vectors are
+ *   then dropped, so this process holds only the bodies while the store's figure is timed).
+ *   Baseline: plain JSON.stringify of the points with unrounded float32 vectors (the client's
+ *   serialisation cost before compaction).
  * - `c2f_recall_at_10`, `c2f_latency_p50/p99`: coarse-to-fine against the exact 1024-d scan,
  *   stage limits calibrated on stored points, then measured on held-out queries run one at a
  *   time after a warm-up, the two searches interleaved so both see the same cache state.
@@ -37,6 +39,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { percentile, report } from '../report.ts';
 import { calibrate } from '../../shared/store/calibrate.ts';
@@ -205,7 +209,7 @@ export async function main(argv: string[]): Promise<void> {
   );
 
   let t = performance.now();
-  const stored = DIMS.map((d) => new Float32Array(args.points * d));
+  const stored: Float32Array[] = DIMS.map((d) => new Float32Array(args.points * d));
   const clusters = new Uint32Array(args.points);
   for (let i = 0; i < args.points; i++) {
     const { x, cluster } = data.raw(i);
@@ -231,24 +235,9 @@ export async function main(argv: string[]): Promise<void> {
     return { id: pointId(payload.source), vector: Object.fromEntries(DIMS.map((d, s) => [`mrl_${d}`, Array.from(stored[s]!.subarray(i * d, (i + 1) * d))])), payload };
   };
 
-  // Request bodies for the store's own ingest figure, made before any clock starts.
-  t = performance.now();
-  let bodies: Buffer[] = [];
-  for (let from = 0; from < args.points; from += args.batch) {
-    const batch: CataloguePoint[] = [];
-    for (let i = from; i < Math.min(args.points, from + args.batch); i++) batch.push(adapterPoint(i));
-    bodies.push(Buffer.from(JSON.stringify({ points: batch })));
-  }
-  const bodyBytes = bodies.reduce((n, b) => n + b.length, 0);
-  log(`serialised ${bodies.length} request bodies (${(bodyBytes / 1e6).toFixed(0)} MB) in ${((performance.now() - t) / 1000).toFixed(1)}s`);
-
-  // Baselines, one core of this process: reading the same bodies with JSON.parse; writing the
-  // points with plain JSON.stringify, unrounded and (for context) with the adapter's rounding.
-  const sampleBodies = bodies.filter((_, i) => i % Math.max(1, Math.floor(bodies.length / 32)) === 0).slice(0, 32);
-  const samplePoints = sampleBodies.length * args.batch;
-  t = performance.now();
-  for (const b of sampleBodies) JSON.parse(b.toString('utf8'));
-  const parseRate = samplePoints / ((performance.now() - t) / 1000);
+  // Baselines, one core of this process: writing the points with plain JSON.stringify, the
+  // vectors unrounded and (for context) with the adapter's rounding.
+  const samplePoints = Math.ceil(Math.min(args.points, 32 * args.batch) / args.batch) * args.batch;
   const stringifyRate = (make: (i: number) => CataloguePoint) => {
     const batches = Array.from({ length: Math.ceil(samplePoints / args.batch) }, (_, b) =>
       Array.from({ length: args.batch }, (_, k) => make((b * args.batch + k) % args.points)),
@@ -259,34 +248,22 @@ export async function main(argv: string[]): Promise<void> {
   };
   const plainStringifyRate = stringifyRate(plainPoint);
   const compactStringifyRate = stringifyRate(adapterPoint);
-  log(`baselines: JSON.parse ${Math.round(parseRate)} points/s, JSON.stringify ${Math.round(plainStringifyRate)} (unrounded) / ${Math.round(compactStringifyRate)} (adapter) points/s`);
 
-  const store = await startStore();
-  const client = new QdrantClient({ url: store.url, timeout: 600_000, checkCompatibility: false });
   const alias = `bench_store_${Date.now()}`;
   const aliases = [alias];
-  const clients: Array<[QdrantClient, StoreUnderTest]> = [[client, store]];
+  const clients: Array<[QdrantClient, StoreUnderTest]> = [];
+  const closeAll = async () => {
+    for (const [c, s] of clients.splice(0)) {
+      for (const a of aliases) {
+        const name = (await c.getAliases().catch(() => ({ aliases: [] as { alias_name: string; collection_name: string }[] }))).aliases.find((x) => x.alias_name === a)?.collection_name;
+        if (name) await c.deleteCollection(name).catch(() => {});
+      }
+      await s.close();
+    }
+  };
   try {
-    const { collection } = await ensureCollection(client, { alias, dims: DIMS, model: MODEL }, { storeUrl: store.url });
-    const emptyRss = store.pid ? rssOf(store.pid).rss : NaN;
-
-    // ---- the store's ingest rate: pre-made bodies, wait=true, several streams
-    const cpu0 = store.pid ? cpuOf(store.pid) : undefined;
-    const clientCpu0 = process.cpuUsage();
-    t = performance.now();
-    await putAll(store.url, collection, bodies, args.concurrency);
-    const upsertS = (performance.now() - t) / 1000;
-    const clientCpu = process.cpuUsage(clientCpu0);
-    const cpu1 = store.pid ? cpuOf(store.pid) : undefined;
-    const upsertRate = args.points / upsertS;
-    const loadAfterUpsert = os.loadavg()[0]!;
-    bodies = [];
-    log(`upserted ${args.points} points in ${upsertS.toFixed(1)}s`);
-    const count = (await client.count(collection, { exact: true })).count;
-    if (count !== args.points) throw new Error(`stored ${count} points, expected ${args.points}`);
-    const afterUpsert = store.pid ? { ...rssOf(store.pid), usage: await store.memoryUsage() } : undefined;
-
-    // ---- end to end through the JS client, into a fresh store
+    // ---- end to end through the JS client, into a store of its own (run first, while this
+    // process still needs the generated vectors; they are dropped before the store's figure)
     let clientLine: { rate: number; seconds: number; requests: number; retries: number; cpu: number } | undefined;
     if (args.clientPoints > 0) {
       const storeB = await startStore();
@@ -310,12 +287,51 @@ export async function main(argv: string[]): Promise<void> {
       const c = process.cpuUsage(c0);
       clientLine = { rate: args.clientPoints / seconds, seconds, requests: upserter.stats.requests, retries: upserter.stats.retries, cpu: (c.user + c.system) / 1e6 };
       log(`js client: ${args.clientPoints} points in ${seconds.toFixed(1)}s (${upserter.stats.requests} requests, ${upserter.stats.retries} retries)`);
-      await clientB.deleteCollection(collectionB).catch(() => {});
-      if (storeB.pid) {
-        clients.pop();
-        await storeB.close();
-      }
+      await closeAll();
     }
+
+    // Request bodies for the store's own ingest figure, made before its clock starts; then the
+    // generated vectors go, so this process holds no more memory than it needs while timing.
+    t = performance.now();
+    let bodies: Buffer[] = [];
+    for (let from = 0; from < args.points; from += args.batch) {
+      const batch: CataloguePoint[] = [];
+      for (let i = from; i < Math.min(args.points, from + args.batch); i++) batch.push(adapterPoint(i));
+      bodies.push(Buffer.from(JSON.stringify({ points: batch })));
+    }
+    const bodyBytes = bodies.reduce((n, b) => n + b.length, 0);
+    log(`serialised ${bodies.length} request bodies (${(bodyBytes / 1e6).toFixed(0)} MB) in ${((performance.now() - t) / 1000).toFixed(1)}s`);
+    stored.length = 0;
+    collectGarbage();
+    // Baseline: reading the same bodies with JSON.parse (utf8 decoding included), one core.
+    const sampleBodies = bodies.filter((_, i) => i % Math.max(1, Math.floor(bodies.length / 32)) === 0).slice(0, 32);
+    t = performance.now();
+    for (const b of sampleBodies) JSON.parse(b.toString('utf8'));
+    const parsePoints = sampleBodies.length * args.batch;
+    const parseRate = parsePoints / ((performance.now() - t) / 1000);
+    log(`baselines: JSON.parse ${Math.round(parseRate)} points/s, JSON.stringify ${Math.round(plainStringifyRate)} (unrounded) / ${Math.round(compactStringifyRate)} (adapter) points/s`);
+
+    const store = await startStore();
+    const client = new QdrantClient({ url: store.url, timeout: 600_000, checkCompatibility: false });
+    clients.push([client, store]);
+    const { collection } = await ensureCollection(client, { alias, dims: DIMS, model: MODEL }, { storeUrl: store.url });
+    const emptyRss = store.pid ? rssOf(store.pid).rss : NaN;
+
+    // ---- the store's ingest rate: pre-made bodies, wait=true, several streams
+    const cpu0 = store.pid ? cpuOf(store.pid) : undefined;
+    const clientCpu0 = process.cpuUsage();
+    t = performance.now();
+    await putAll(store.url, collection, bodies, args.concurrency);
+    const upsertS = (performance.now() - t) / 1000;
+    const clientCpu = process.cpuUsage(clientCpu0);
+    const cpu1 = store.pid ? cpuOf(store.pid) : undefined;
+    const upsertRate = args.points / upsertS;
+    const loadAfterUpsert = os.loadavg()[0]!;
+    bodies = [];
+    log(`upserted ${args.points} points in ${upsertS.toFixed(1)}s`);
+    const count = (await client.count(collection, { exact: true })).count;
+    if (count !== args.points) throw new Error(`stored ${count} points, expected ${args.points}`);
+    const afterUpsert = store.pid ? { ...rssOf(store.pid), usage: await store.memoryUsage() } : undefined;
 
     // ---- stage limits as a deployment would get them: calibrated on stored points
     const target: SearchTarget = { client, collection: alias, dims: DIMS };
@@ -387,7 +403,7 @@ export async function main(argv: string[]): Promise<void> {
       baseline: 'json_parse_same_bodies_one_core',
       ratio: upsertRate / parseRate,
       baseline_value: Math.round(parseRate),
-      baseline_points: samplePoints,
+      baseline_points: parsePoints,
       goal: '>= 20000',
       bodies: 'adapter JSON (vectors rounded to 1e-7), serialised before timing',
       wall_s: round(upsertS),
@@ -447,12 +463,12 @@ export async function main(argv: string[]): Promise<void> {
       });
     }
   } finally {
-    for (const [c, s] of clients) {
-      for (const a of aliases) {
-        const name = (await c.getAliases().catch(() => ({ aliases: [] as { alias_name: string; collection_name: string }[] }))).aliases.find((x) => x.alias_name === a)?.collection_name;
-        if (name) await c.deleteCollection(name).catch(() => {});
-      }
-      await s.close();
-    }
+    await closeAll();
   }
+}
+
+/** A full GC now (V8's flag set at run time), so memory let go is really gone before timing. */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
 }
