@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { QdrantClient } from '@qdrant/js-client-rest';
+import { pointId } from '../../../shared/store/ids.ts';
 import { startEmbeddedStore } from '../index.ts';
 
 const self = fileURLToPath(import.meta.url);
@@ -80,7 +81,11 @@ async function measure(): Promise<void> {
         mrl_1024: { size: 1024, distance: 'Cosine' },
       },
     });
-    await c.createPayloadIndex('m', { wait: true, field_name: 'modality', field_schema: 'keyword' });
+    // clipstream's payload indexes (shared/store/schema.ts CORE_PAYLOAD_INDEXES) and UUID
+    // point ids, so the memory figure is comparable with bench/store's.
+    for (const field of ['modality', 'product_id', 'lang', 'source', 'content_hash']) {
+      await c.createPayloadIndex('m', { wait: true, field_name: field, field_schema: 'keyword' });
+    }
     let seed = 12345;
     const random = () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -102,9 +107,9 @@ async function measure(): Promise<void> {
           for (let i = from; i < Math.min(n, from + batch); i++) {
             const v = vector();
             points.push({
-              id: i,
+              id: pointId(`s3://bucket/items/${i}.jpg`),
               vector: { mrl_64: v.slice(0, 64), mrl_256: v.slice(0, 256), mrl_1024: v },
-              payload: { modality: i % 2 ? 'image' : 'text', product_id: `p${i % 5000}`, lang: 'en', title: `item ${i}`, source: `s3://bucket/items/${i}.jpg`, indexed_at: new Date().toISOString() },
+              payload: { modality: i % 2 ? 'image' : 'text', product_id: `p${i % 5000}`, lang: 'en', title: `item ${i}`, source: `s3://bucket/items/${i}.jpg`, content_hash: `h${i}`, indexed_at: new Date().toISOString() },
             });
           }
           await c.upsert('m', { wait: true, points });
