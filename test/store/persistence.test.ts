@@ -1,6 +1,6 @@
 /**
- * Durability: a store process is SIGKILLed in the middle of a stream of wait=true upserts and
- * restarted on the same directory. Every acknowledged point must be there, intact; counts must
+ * Durability: a store process is SIGKILLed in the middle of streams of upserts (small and large
+ * bodies with wait=true, small ones with wait=false) and restarted on the same directory. Every acknowledged point must be there, intact; counts must
  * be consistent; and the reopened store must take new writes.
  */
 import { after, describe, it } from 'node:test';
@@ -50,22 +50,28 @@ describe('persistence', () => {
     await first.client.createPayloadIndex('durable', { wait: true, field_name: 'tags', field_schema: 'keyword' });
 
     const acknowledged: number[] = [];
-    const batch = 25;
+    const acks = { small: 0, large: 0, noWait: 0 };
     let nextId = 1;
     let killed = false;
-    const writer = async () => {
+    // Small bodies are parsed on the main thread, large ones (>256 KB) on a parse thread;
+    // wait=false is acknowledged once the OS has the bytes, which must survive the kill too.
+    const writer = async (batch: number, wait: boolean, kind: keyof typeof acks) => {
       while (!killed) {
         const ids = Array.from({ length: batch }, () => nextId++);
         try {
-          await first.client.upsert('durable', { wait: true, points: ids.map(pointFor) });
-          if (!killed) acknowledged.push(...ids);
+          await first.client.upsert('durable', { wait, points: ids.map(pointFor) });
+          if (!killed) {
+            acknowledged.push(...ids);
+            acks[kind]++;
+          }
         } catch {
           return; // the process died under this request: not acknowledged
         }
       }
     };
-    const writers = [writer(), writer()];
-    while (acknowledged.length < 600) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(JSON.stringify({ points: Array.from({ length: 800 }, (_, i) => pointFor(i + 1e5)) }).length > 256 * 1024);
+    const writers = [writer(25, true, 'small'), writer(25, true, 'small'), writer(800, true, 'large'), writer(25, false, 'noWait')];
+    while (acknowledged.length < 600 || acks.large < 2 || acks.noWait < 2) await new Promise((r) => setTimeout(r, 5));
     killed = true;
     const ackedBeforeKill = acknowledged.length;
     first.child.kill('SIGKILL');

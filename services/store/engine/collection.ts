@@ -156,7 +156,10 @@ export class Collection implements FilterTarget {
       results.push({ operation_id: opId, status: opts.wait ? 'completed' : 'acknowledged' });
     }
     this.maybeCompact();
+    // wait=false is acknowledged once the OS has the bytes (they survive a crash of this
+    // process); wait=true once they are on disk.
     if (opts.wait) await this.log.sync();
+    else await this.log.handedOver();
     return results;
   }
 

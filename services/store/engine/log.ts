@@ -1,8 +1,9 @@
 /**
  * The append-only operation log behind one collection: frames of [u32 length][u32 crc32][body].
  * Frames are written in the background (libuv threads copy them into the page cache while the
- * main thread goes on) at offsets fixed when appended. A write is durable once every frame up
- * to it has been written and an fdatasync covering it has completed; concurrent `wait=true`
+ * main thread goes on) at offsets fixed when appended. A frame survives a crash of the process
+ * once it and every frame before it have been written (`handedOver`), and a crash of the
+ * machine once an fdatasync covering them has completed (`sync`); concurrent `wait=true`
  * writers share one fdatasync (group commit). Reopening replays frames until the first torn or corrupt
  * one (a crash mid-append) and truncates there. Compaction rewrites the live state into the next
  * generation file, which becomes current only through an atomic rename.
@@ -42,6 +43,8 @@ export class PointLog {
   private synced: number;
   private syncing = false;
   private waiters: Waiter[] = [];
+  /** Waiting for bytes to reach the OS (not the disk): `wait=false` replies. */
+  private writeWaiters: Waiter[] = [];
   private writes: PendingWrite[] = [];
   /** Writes and fdatasyncs in flight per file descriptor: a retired one is closed when they end. */
   private busy = new Map<number, number>();
@@ -129,10 +132,22 @@ export class PointLog {
       if (err) return this.fail(err);
       pending.done = true;
       while (this.writes.length > 0 && this.writes[0]!.done) this.written = this.writes.shift()!.end;
+      if (this.writeWaiters.length > 0) this.writeWaiters = settle(this.writeWaiters, this.written);
       if (this.waiters.length > 0 || this.flushWanted) this.kick();
     });
     this.scheduleFlush();
     return this.size;
+  }
+
+  /**
+   * Resolves once every frame appended so far is in the OS's hands: it survives a crash of this
+   * process (not of the machine), which is what a `wait=false` acknowledgement promises.
+   */
+  handedOver(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const upTo = this.size;
+    if (upTo <= this.written) return Promise.resolve();
+    return new Promise((resolve, reject) => this.writeWaiters.push({ upTo, resolve, reject }));
   }
 
   /** Resolves once every frame appended so far is on stable storage. */
@@ -182,8 +197,9 @@ export class PointLog {
     this.synced = size;
     this.writes = [];
     // Everything acknowledged before is in the new, already durable file.
-    const waiters = this.waiters;
+    const waiters = [...this.waiters, ...this.writeWaiters];
     this.waiters = [];
+    this.writeWaiters = [];
     for (const w of waiters) w.resolve();
   }
 
@@ -199,8 +215,9 @@ export class PointLog {
   abandon(): void {
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
-    const waiters = this.waiters;
+    const waiters = [...this.waiters, ...this.writeWaiters];
     this.waiters = [];
+    this.writeWaiters = [];
     for (const w of waiters) w.resolve();
     this.retire(this.fd);
   }
@@ -215,8 +232,9 @@ export class PointLog {
   /** A lost write leaves a hole: nothing appended after it may be acknowledged as durable. */
   private fail(err: unknown): void {
     this.failure ??= err;
-    const failed = this.waiters;
+    const failed = [...this.waiters, ...this.writeWaiters];
     this.waiters = [];
+    this.writeWaiters = [];
     for (const w of failed) w.reject(err);
   }
 
@@ -238,8 +256,7 @@ export class PointLog {
       }
       if (err) return this.fail(err);
       this.synced = Math.max(this.synced, target);
-      const still: Waiter[] = [];
-      for (const w of this.waiters) (w.upTo <= this.synced ? w.resolve() : still.push(w));
+      const still = settle(this.waiters, this.synced);
       this.waiters = still;
       if (this.synced >= this.size) this.flushWanted = false;
       // More was written meanwhile: sync it for whoever waits; unwritten bytes kick when written.
@@ -277,6 +294,13 @@ export class PointLog {
     if (this.busy.has(fd)) this.retired.add(fd);
     else fs.closeSync(fd);
   }
+}
+
+/** Resolves the waiters covered by `upTo`; returns the others. */
+function settle(waiters: Waiter[], upTo: number): Waiter[] {
+  const still: Waiter[] = [];
+  for (const w of waiters) (w.upTo <= upTo ? w.resolve() : still.push(w));
+  return still;
 }
 
 function logName(generation: number): string {
