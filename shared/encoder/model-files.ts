@@ -15,6 +15,7 @@
  * present is used as is, without asking the hub: a moving revision such as `main` is not re-checked
  * (`clipstream model fetch --force` downloads again).
  */
+import { isProcessAlive } from '../process.ts';
 import { sleep } from '../concurrency.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -322,14 +323,6 @@ async function missingFromCache(dir: string, files: string[], manifest: Manifest
   return missing;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * One downloader per cache folder: workers starting together on an empty cache would otherwise
@@ -360,7 +353,7 @@ async function acquireLock(dir: string, signal?: AbortSignal): Promise<() => Pro
       const holder = JSON.parse(text) as { pid?: number; host?: string };
       stale =
         Date.now() - st.mtimeMs > LOCK_STALE_MS ||
-        (holder.host === os.hostname() && typeof holder.pid === 'number' && holder.pid !== process.pid && !isAlive(holder.pid));
+        (holder.host === os.hostname() && typeof holder.pid === 'number' && holder.pid !== process.pid && !isProcessAlive(holder.pid));
     } catch {
       stale = true; // vanished or half-written; try again at once
     }

@@ -3,6 +3,7 @@
  * operations of Qdrant's REST API expressed on request bodies that have already passed schema
  * validation. No HTTP here: the server in ../http wraps this, and tests may use it directly.
  */
+import { isProcessAlive } from '../../../shared/process.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -385,7 +386,7 @@ function takeLock(dir: string): void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number(fs.readFileSync(file, 'utf8'));
-      if (pid && pid !== process.pid && isAlive(pid)) {
+      if (pid && pid !== process.pid && isProcessAlive(pid)) {
         throw new StoreError(500, `Service internal error: data directory ${dir} is in use by process ${pid}`);
       }
       fs.rmSync(file, { force: true });
@@ -394,11 +395,3 @@ function takeLock(dir: string): void {
   throw new StoreError(500, `Service internal error: cannot lock data directory ${dir}`);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
