@@ -4,45 +4,26 @@
  * and a screenshot is kept as a test artefact (test-artifacts/search-page.png).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { loadConfig } from '../../shared/config/index.ts';
-import { openEncoder, type ClipEncoder } from '../../shared/encoder/index.ts';
 import { startQueryService, type RunningQueryService } from '../../services/query/server.ts';
-import { startTestStore, type TestStore } from '../support/store.ts';
-import { seedCatalogue, type SeededCatalogue } from './support/catalogue.ts';
+import type { SeededCatalogue } from './support/catalogue.ts';
+import { openQueryFixture, type QueryFixture } from './support/fixture.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const work = mkdtempSync(path.join(tmpdir(), 'clipstream-query-browser-'));
-let store: TestStore;
-let encoder: ClipEncoder;
+let fixture: QueryFixture;
 let catalogue: SeededCatalogue;
 let service: RunningQueryService;
 let browser: Browser;
 let page: Page;
 
 before(async () => {
-  store = await startTestStore();
-  const config = loadConfig({
-    DATA_DIR: work,
-    MODEL_DIR: path.join(repoRoot, 'models/test-tiny'),
-    QDRANT_COLLECTION: store.name('catalogue'),
-    HOST: '127.0.0.1',
-    PORT: '0',
-  });
-  encoder = await openEncoder(config);
-  catalogue = await seedCatalogue({
-    client: store.client,
-    storeUrl: store.url,
-    collection: config.store.collection,
-    encoder,
-    dims: config.encoder.dims,
-    imageDir: path.join(work, 'images'),
-  });
+  fixture = await openQueryFixture('browser', { HOST: '127.0.0.1', PORT: '0' });
+  catalogue = fixture.catalogue;
+  const { config, encoder, store } = fixture;
   service = await startQueryService(config, { encoder, store: { client: store.client, url: store.url } });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -54,9 +35,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await service?.close();
-  await encoder?.close();
-  await store?.close();
-  rmSync(work, { recursive: true, force: true });
+  await fixture?.close();
 });
 
 /** Waits until a search has rendered results whose first card belongs to `product`. */

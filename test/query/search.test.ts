@@ -5,53 +5,32 @@
  * readiness and the embedding cache.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig } from '../../shared/config/index.ts';
-import { openEncoder, type ClipEncoder } from '../../shared/encoder/index.ts';
+import type { ClipEncoder } from '../../shared/encoder/index.ts';
 import { buildQueryApp } from '../../services/query/app.ts';
 import type { SearchResponse } from '../../services/query/search.ts';
 import { drawProductImage } from '../../scripts/test-model/draw.ts';
-import { startTestStore, type TestStore } from '../support/store.ts';
-import { seedCatalogue, type SeededCatalogue } from './support/catalogue.ts';
+import type { TestStore } from '../support/store.ts';
+import type { SeededCatalogue } from './support/catalogue.ts';
+import { openQueryFixture, type QueryFixture } from './support/fixture.ts';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const work = mkdtempSync(path.join(tmpdir(), 'clipstream-query-search-'));
+let fixture: QueryFixture;
 let store: TestStore;
 let encoder: ClipEncoder;
 let catalogue: SeededCatalogue;
 let app: FastifyInstance;
 
 before(async () => {
-  store = await startTestStore();
-  const config = loadConfig({
-    DATA_DIR: work,
-    MODEL_DIR: path.join(repoRoot, 'models/test-tiny'),
-    QDRANT_COLLECTION: store.name('catalogue'),
-    QUERY_MAX_LIMIT: '60',
-  });
-  encoder = await openEncoder(config);
-  catalogue = await seedCatalogue({
-    client: store.client,
-    storeUrl: store.url,
-    collection: config.store.collection,
-    encoder,
-    dims: config.encoder.dims,
-    imageDir: path.join(work, 'images'),
-  });
-  app = await buildQueryApp({ config, encoder, store: { client: store.client, url: store.url } });
+  fixture = await openQueryFixture('search', { QUERY_MAX_LIMIT: '60' });
+  ({ store, encoder, catalogue } = fixture);
+  app = await buildQueryApp({ config: fixture.config, encoder, store: { client: store.client, url: store.url } });
 });
 
 after(async () => {
   await app?.close();
-  await encoder?.close();
-  await store?.close();
-  rmSync(work, { recursive: true, force: true });
+  await fixture?.close();
 });
 
 async function search(payload: object): Promise<SearchResponse> {
