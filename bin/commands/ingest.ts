@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { config } from '../../shared/config/index.ts';
-import { ClipstreamError } from '../../shared/errors.ts';
+import { positiveInt } from './options.ts';
 import { parseProductIdRule } from '../../shared/sources/keys.ts';
 import { runIngest } from '../../services/producer/ingest.ts';
 import { ingestDisplay, type IngestOutput } from '../../services/producer/progress.ts';
@@ -56,11 +56,7 @@ Examples:
     )
     .action(async (sources: string[], opts: IngestCliOptions) => {
       const cfg = config();
-      let concurrency: number | undefined;
-      if (opts.concurrency !== undefined) {
-        concurrency = Number(opts.concurrency);
-        if (!Number.isInteger(concurrency) || concurrency < 1) throw new ClipstreamError('BAD_REQUEST', `--concurrency ${JSON.stringify(opts.concurrency)}: expected a positive integer`);
-      }
+      const concurrency = positiveInt('--concurrency', opts.concurrency);
       const output: IngestOutput = opts.json ? 'json' : opts.progress ? 'auto' : 'silent';
       const display = ingestDisplay(output);
       // In silent mode failures and notices still matter: print them plainly.

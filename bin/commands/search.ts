@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { config } from '../../shared/config/index.ts';
+import { positiveInt } from './options.ts';
 import { ClipstreamError } from '../../shared/errors.ts';
 import { openQueryService } from '../../services/query/server.ts';
 import type { Hit, SearchResponse } from '../../services/query/search.ts';
@@ -17,12 +18,6 @@ interface SearchOptions {
   server?: string;
   apiKey?: string;
   allowTestModel?: boolean;
-}
-
-function positiveInt(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new ClipstreamError('BAD_REQUEST', `${name} ${JSON.stringify(value)}: expected a positive integer`);
-  return n;
 }
 
 export function register(program: Command): void {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Modality } from '../../shared/catalogue/types.ts';
 import { config } from '../../shared/config/index.ts';
+import { positiveInt } from './options.ts';
 import { ClipstreamError, describeError } from '../../shared/errors.ts';
 import { EncoderThread } from '../../shared/encoder/thread.ts';
 import { connectStore } from '../../services/store-connect.ts';
@@ -12,13 +13,6 @@ interface WorkerCliOptions {
   allowTestModel?: boolean;
   lockDuration?: string;
   stalledInterval?: string;
-}
-
-function positiveInt(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new ClipstreamError('BAD_REQUEST', `${flag} ${JSON.stringify(value)}: expected a positive integer`);
-  return n;
 }
 
 export function register(program: Command): void {
