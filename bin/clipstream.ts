@@ -7,6 +7,8 @@ import { ClipstreamError } from '../shared/errors.ts';
 import * as demoCommand from './commands/demo.ts';
 import * as configCommand from './commands/config.ts';
 import * as ingestCommand from './commands/ingest.ts';
+import * as syncCommand from './commands/sync.ts';
+import * as rebuildCommand from './commands/rebuild.ts';
 import * as workerCommand from './commands/worker.ts';
 import * as statusCommand from './commands/status.ts';
 import * as encodeCommand from './commands/encode.ts';
@@ -22,7 +24,7 @@ const program = new Command()
   .version('0.1.0')
   .showHelpAfterError();
 
-for (const command of [demoCommand, configCommand, ingestCommand, workerCommand, statusCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand]) command.register(program);
+for (const command of [demoCommand, configCommand, ingestCommand, syncCommand, rebuildCommand, workerCommand, statusCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -23,6 +23,16 @@ export type ErrorCode =
   | 'STORE_UNAVAILABLE'
   | 'STORE_SCHEMA_MISMATCH'
   | 'STORE_REQUEST_FAILED'
+  /** The collection a write was meant for is gone (an abandoned rebuild's): retrying cannot help. */
+  | 'COLLECTION_NOT_FOUND'
+  /** The stored model, dims or schema differ from the configured ones: `clipstream rebuild`. */
+  | 'REBUILD_REQUIRED'
+  /** A sync would delete more than it may, or its listing was incomplete: nothing was deleted. */
+  | 'DELETE_GUARD'
+  /** Another run holds the source's lock. */
+  | 'RUN_LOCKED'
+  /** Redis lost a run's state (restarted without its data): the run cannot be followed. */
+  | 'QUEUE_STATE_LOST'
   | 'VECTOR_INVALID'
   | 'QUEUE_UNAVAILABLE'
   | 'BAD_REQUEST'

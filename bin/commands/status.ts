@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
-import { config } from '../../shared/config/index.ts';
-import { ClipstreamError } from '../../shared/errors.ts';
-import { openQueues, QUEUE_NAMES, type QueueContext, type RunRecord } from '../../shared/queue/index.ts';
+import { config, type Config } from '../../shared/config/index.ts';
+import { ClipstreamError, describeError } from '../../shared/errors.ts';
+import { openQueues, QUEUE_NAMES, type QueueContext } from '../../shared/queue/index.ts';
+import { LocalState } from '../../shared/state/local.ts';
+import type { RunLog, RunRecord } from '../../shared/state/types.ts';
+import { describeSync } from '../../services/producer/progress.ts';
+import { rebuildNeeded } from '../../services/producer/rebuild-check.ts';
 
 interface StatusCliOptions {
   json?: boolean;
@@ -12,37 +16,63 @@ interface StatusCliOptions {
 export function register(program: Command): void {
   program
     .command('status')
-    .description('ingest runs and queue depths (needs REDIS_URL): counts, state and failures of a run')
-    .argument('[run]', 'a run id (as printed by `clipstream ingest`); without it, the recent runs')
+    .description('runs (ingest, sync, rebuild) and queue depths: counts, outcome and failures of a run')
+    .argument('[run]', 'a run id (as printed by `clipstream ingest` / `sync`); without it, the recent runs')
     .option('--json', 'print JSON')
     .option('--limit <n>', 'runs to list', '20')
     .option('--failures <n>', 'failures to show for one run', '50')
-    .addHelpText('after', '\nExamples:\n  clipstream status\n  clipstream status 20260127T025009Z-3fa9c1 --json')
+    .addHelpText(
+      'after',
+      '\nWith REDIS_URL the runs are read from Redis (every producer and worker records there); without it\n' +
+        'from DATA_DIR/state.db (embedded runs and schedules). It also says when the index needs a rebuild.\n\n' +
+        'Examples:\n  clipstream status\n  clipstream status 20260127T025009Z-3fa9c1 --json',
+    )
     .action(async (runId: string | undefined, opts: StatusCliOptions) => {
       const cfg = config();
-      if (!cfg.queue.redisUrl) throw new ClipstreamError('CONFIG_INVALID', 'REDIS_URL is not set: runs are recorded in Redis (in-process runs print their summary when they end)');
-      const ctx = await openQueues(cfg.queue, { connectionName: 'clipstream-status' });
+      let ctx: QueueContext | undefined;
+      let state: LocalState | undefined;
       try {
-        const queues = await queueDepths(ctx);
+        let runs: RunLog;
+        if (cfg.queue.redisUrl) {
+          ctx = await openQueues(cfg.queue, { connectionName: 'clipstream-status' });
+          runs = ctx.runs;
+        } else {
+          state = LocalState.open(cfg.store.dataDir);
+          runs = state.runs;
+        }
+        const queues = ctx ? await queueDepths(ctx) : undefined;
+        const rebuild = await rebuildNotice(cfg);
         if (runId) {
-          const run = await ctx.runs.readRun(runId, { failures: Number(opts.failures) || 50 });
-          if (!run) throw new ClipstreamError('NOT_FOUND', `no run ${runId} in ${cfg.queue.prefix} (runs are kept for the last 500 ingests)`);
-          if (opts.json) process.stdout.write(JSON.stringify({ run, queues }, null, 2) + '\n');
-          else process.stdout.write(describeRun(run) + '\n' + describeQueues(queues) + '\n');
+          const run = await runs.read(runId, { failures: Number(opts.failures) || 50 });
+          if (!run) throw new ClipstreamError('NOT_FOUND', `no run ${runId} in ${ctx ? cfg.queue.prefix : `${cfg.store.dataDir}/state.db`} (the last 500 runs are kept)`);
+          if (opts.json) process.stdout.write(JSON.stringify({ run, ...(queues ? { queues } : {}), ...(rebuild ? { rebuild_required: rebuild } : {}) }, null, 2) + '\n');
+          else process.stdout.write([describeRun(run), queues ? describeQueues(queues) : '', rebuild ? `rebuild required: ${rebuild}` : ''].filter(Boolean).join('\n') + '\n');
           return;
         }
-        const runs = await ctx.runs.listRuns(Number(opts.limit) || 20);
+        const list = await runs.list(Number(opts.limit) || 20);
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ runs, queues }, null, 2) + '\n');
+          process.stdout.write(JSON.stringify({ runs: list, ...(queues ? { queues } : {}), ...(rebuild ? { rebuild_required: rebuild } : {}) }, null, 2) + '\n');
           return;
         }
-        if (runs.length === 0) process.stdout.write('no ingest runs yet\n');
-        for (const run of runs) process.stdout.write(runLine(run) + '\n');
-        process.stdout.write(describeQueues(queues) + '\n');
+        if (list.length === 0) process.stdout.write('no runs yet\n');
+        for (const run of list) process.stdout.write(runLine(run) + '\n');
+        if (queues) process.stdout.write(describeQueues(queues) + '\n');
+        if (rebuild) process.stdout.write(`rebuild required: ${rebuild}\n`);
       } finally {
-        await ctx.close();
+        await ctx?.close();
+        state?.close();
       }
     });
+}
+
+/** Why the index must be rebuilt, if it must; nothing when the store cannot be reached (status still answers). */
+async function rebuildNotice(cfg: Config): Promise<string | undefined> {
+  if (!cfg.store.qdrantUrl && cfg.queue.redisUrl) return undefined;
+  try {
+    return await rebuildNeeded(cfg);
+  } catch (err) {
+    return cfg.store.qdrantUrl ? undefined : `cannot check: ${describeError(err)}`;
+  }
 }
 
 type QueueDepths = Record<string, Record<string, number>>;
@@ -66,22 +96,32 @@ function totals(run: RunRecord) {
   };
 }
 
+function stateOf(run: RunRecord): string {
+  // Distributed work may go on after the producer ended (--no-wait): the work's state comes first.
+  if (run.state !== 'finished') return run.state;
+  return run.outcome ?? run.state;
+}
+
 function runLine(run: RunRecord): string {
   const t = totals(run);
-  return `${run.id}  ${run.state.padEnd(10)}  queued ${t.enqueued}, done ${t.done}, unchanged ${t.skipped}, failed ${t.failed}  ${run.sources.join(' ')}`;
+  const sync = run.sync ? `, ${describeSync(run.sync)}` : '';
+  return `${run.id}  ${stateOf(run).padEnd(11)} ${run.kind.padEnd(7)} queued ${t.enqueued}, done ${t.done}, unchanged ${t.skipped}, failed ${t.failed}${sync}  ${run.sources.join(' ')}`;
 }
 
 export function describeRun(run: RunRecord): string {
   const t = totals(run);
   const lines = [
-    `run ${run.id}: ${run.state}`,
+    `run ${run.id}: ${run.kind}, ${stateOf(run)}${run.trigger && run.trigger !== 'cli' ? ` (${run.trigger})` : ''}`,
     `  sources:  ${run.sources.join(' ')}`,
-    `  started:  ${run.startedAt}${run.producedAt ? `, listed ${run.producedAt}` : ''}${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`,
+    ...(run.collection ? [`  collection: ${run.collection}`] : []),
+    `  started:  ${run.startedAt}${run.producedAt ? `, listed ${run.producedAt}` : ''}${run.finishedAt ? `, finished ${run.finishedAt}` : ''}${run.endedAt ? `, ended ${run.endedAt}` : ''}`,
     `  images:   queued ${run.counts.image.enqueued}, done ${run.counts.image.done}, unchanged ${run.counts.image.skipped}, failed ${run.counts.image.failed}`,
     `  texts:    queued ${run.counts.text.enqueued}, done ${run.counts.text.done}, unchanged ${run.counts.text.skipped}, failed ${run.counts.text.failed}`,
     `  source failures (bad lines, unreadable files): ${run.sourceFailures}`,
     `  pending:  ${Math.max(0, t.enqueued - t.done - (t.failed - run.sourceFailures))}`,
   ];
+  if (run.sync) lines.push(`  sync:     ${describeSync(run.sync)}`);
+  if (run.error) lines.push(`  ${run.outcome === 'failed' ? 'error' : 'note'}:    ${run.error}`);
   if (run.failures.length > 0) {
     lines.push(`  failures (newest first${t.failed > run.failures.length ? `, ${run.failures.length} of ${t.failed}` : ''}):`);
     for (const f of run.failures) lines.push(`    ${f.item}: ${f.code}: ${f.reason}`);

@@ -1,19 +1,19 @@
 /**
- * `runIngest`: one ingest run, callable from the CLI, the demo and tests. With REDIS_URL the
- * items go onto the queues for the workers and the run is followed until they are done;
- * without it the embedded runner does the work in this process. Either way the caller gets
- * the same progress events and the same summary.
+ * `runIngest` and `runSync`: a run over the given sources, callable from the CLI, the demo, the
+ * scheduler and tests. Both open the work queue for the mode (in-process without REDIS_URL,
+ * BullMQ with it) and hand it to `composeRun`; a sync also deletes what the sources no longer
+ * list. Either way the caller gets the same progress events and the same summary.
  */
 import type { Config } from '../../shared/config/index.ts';
 import type { EncoderStats } from '../../shared/encoder/index.ts';
-import { EncoderThread } from '../../shared/encoder/thread.ts';
-import { openPipeline, type PipelineEncoder } from '../../shared/pipeline/index.ts';
-import { newRunId } from '../../shared/queue/runs.ts';
-import { connectStore, type StoreConnection } from '../store-connect.ts';
-import { runDistributed } from './distributed.ts';
-import { runEmbedded } from './embedded.ts';
-import { ProgressTracker, type IngestSummary, type ProgressListener } from './progress.ts';
-import { catalogueEntries, parseSources, type IngestSourceOptions } from './sources.ts';
+import type { PipelineEncoder, PipelineStore } from '../../shared/pipeline/index.ts';
+import type { QueueContext } from '../../shared/queue/index.ts';
+import type { LocalState } from '../../shared/state/local.ts';
+import { ClipstreamError } from '../../shared/errors.ts';
+import { openWorkQueue, resolveMode, type RunModeOption } from './open-queue.ts';
+import type { ProgressListener } from './progress.ts';
+import { composeRun, type RunPlan, type RunSummary } from './run.ts';
+import { parseSources, type IngestSourceOptions, type SourceSelection } from './sources.ts';
 
 export interface IngestOptions {
   listener?: ProgressListener;
@@ -22,15 +22,21 @@ export interface IngestOptions {
   /** Re-encode items whose stored version matches. */
   force?: boolean;
   /** `auto` (default): distributed when REDIS_URL is set. */
-  mode?: 'auto' | 'embedded' | 'distributed';
+  mode?: RunModeOption;
   /** Embedded: items between fetch and stored at once (default WORKER_CONCURRENCY). */
   concurrency?: number;
   /** Distributed: follow the run until the workers finish it (default true). */
   wait?: boolean;
   /** Distributed: how often the run record is read back while following it (default 250 ms). */
   followIntervalMs?: number;
-  /** Include/exclude globs, product id rule, records field names. */
+  /** Distributed: when Redis loses the run's state, list again and queue what the store lacks. */
+  resume?: boolean;
+  /** Include/exclude globs, product id rule, dataset, as the flags say them (stored with the source). */
+  selection?: SourceSelection;
+  /** Parsed source options (tests); merged over `selection`'s. */
   sources?: IngestSourceOptions;
+  /** The physical collection to write to; default: the one behind the alias. */
+  collection?: string;
   /** Run on the bundled test model when jina-clip-v2 cannot be had (embedded). */
   allowTestModel?: boolean;
   /**
@@ -39,56 +45,79 @@ export interface IngestOptions {
    */
   encoder?: PipelineEncoder & { stats?(): EncoderStats };
   /** A store already connected; left open. */
-  store?: Pick<StoreConnection, 'client' | 'url'>;
+  store?: PipelineStore;
+  /** Local state already open (embedded); left open. */
+  state?: LocalState;
+  /** Queues already open (distributed; tests); left open. */
+  queueContext?: QueueContext;
+  /** `cli`, `schedule:<id>`, … (recorded with the run). */
+  trigger?: string;
+  runId?: string;
   cwd?: string;
 }
 
-export async function runIngest(config: Config, sources: readonly string[], options: IngestOptions = {}): Promise<IngestSummary> {
-  const specs = parseSources(sources, options.cwd);
-  const mode = options.mode === undefined || options.mode === 'auto' ? (config.queue.redisUrl ? 'distributed' : 'embedded') : options.mode;
-  const runId = newRunId();
-  if (mode === 'distributed') return runDistributed(config, specs, runId, options);
+export interface SyncOptions extends IngestOptions {
+  /** `--allow-mass-delete`: delete beyond SYNC_MAX_DELETE_SHARE. */
+  allowMassDelete?: boolean;
+}
 
-  const listener = options.listener;
-  const notice = (line: string) => listener?.notice?.(line);
-  const ownEncoder = options.encoder ? undefined : await EncoderThread.open(config, { allowTestModel: options.allowTestModel, onNotice: notice });
-  const encoder = options.encoder ?? ownEncoder!;
-  let store: Pick<StoreConnection, 'client' | 'url'> | undefined = options.store;
-  let ownStore: StoreConnection | undefined;
+export function runIngest(config: Config, sources: readonly string[], options: IngestOptions = {}): Promise<RunSummary> {
+  return run(config, sources, options, { kind: 'ingest' });
+}
+
+/** Ingest plus deletion of what the sources no longer list (guarded). */
+export function runSync(config: Config, sources: readonly string[], options: SyncOptions = {}): Promise<RunSummary> {
+  return run(config, sources, options, {
+    kind: 'sync',
+    deleteMissing: { maxShare: config.runs.maxDeleteShare, allowMassDelete: options.allowMassDelete === true },
+  });
+}
+
+async function run(config: Config, sources: readonly string[], options: IngestOptions, plan: Pick<RunPlan, 'kind' | 'deleteMissing'>): Promise<RunSummary> {
+  // Every spec is parsed before anything opens: a typo in the third source fails at once.
+  const specs = parseSources(sources, options.cwd);
+  if (plan.deleteMissing && !options.store && !config.store.qdrantUrl && resolveMode(config, options.mode) === 'distributed') {
+    throw new ClipstreamError('CONFIG_INVALID', 'a sync compares the sources with the store and needs to reach it: set QDRANT_URL');
+  }
+  const opened = await openWorkQueue(config, {
+    mode: options.mode,
+    encoder: options.encoder,
+    store: options.store,
+    state: options.state,
+    queueContext: options.queueContext,
+    concurrency: options.concurrency,
+    force: options.force,
+    allowTestModel: options.allowTestModel,
+    wait: options.wait,
+    followIntervalMs: options.followIntervalMs,
+    notice: (line) => options.listener?.notice?.(line),
+  });
   try {
-    if (!store) {
-      ownStore = await connectStore(config);
-      store = ownStore;
-      notice(`store: ${ownStore.embedded ? `embedded, under ${config.store.dataDir}` : ownStore.url}`);
-    }
-    const pipeline = await openPipeline(config, { encoder, store });
-    const statsBefore = encoder.stats?.();
-    const tracker = new ProgressTracker(runId, 'embedded');
-    let interrupted = false;
-    try {
-      const entries = catalogueEntries(config, specs, { ...options.sources, signal: options.signal });
-      ({ interrupted } = await runEmbedded(entries, pipeline.processor, {
-        concurrency: options.concurrency ?? config.queue.workerConcurrency,
-        tracker,
-        listener,
-        signal: options.signal,
+    const statsBefore = opened.encoder?.stats?.();
+    const summary = await composeRun(
+      config,
+      {
+        ...plan,
+        sources: specs,
+        selection: options.selection,
+        sourceOptions: options.sources,
+        collection: options.collection,
         force: options.force,
-      }));
-    } finally {
-      await pipeline.close();
+        trigger: options.trigger,
+        runId: options.runId,
+        signal: options.signal,
+        listener: options.listener,
+        resume: options.resume,
+      },
+      { queue: opened.queue, store: opened.store },
+    );
+    const stats = opened.encoder?.stats?.();
+    if (stats && statsBefore) {
+      summary.batchSizes = { text: histogramSince(stats.text.batchSizes, statsBefore.text.batchSizes), image: histogramSince(stats.image.batchSizes, statsBefore.image.batchSizes) };
     }
-    const stats = encoder.stats?.();
-    return tracker.summary({
-      interrupted,
-      model: encoder.model.modelId,
-      store: store.url,
-      ...(stats && statsBefore
-        ? { batchSizes: { text: histogramSince(stats.text.batchSizes, statsBefore.text.batchSizes), image: histogramSince(stats.image.batchSizes, statsBefore.image.batchSizes) } }
-        : {}),
-    });
+    return summary;
   } finally {
-    await ownStore?.close();
-    await ownEncoder?.close();
+    await opened.close();
   }
 }
 

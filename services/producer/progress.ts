@@ -3,7 +3,8 @@
  * and an ETA once the sources have been listed to the end. Rendering is separate from
  * counting so the CLI bar, `--json` lines and the demo all read one `IngestProgress`.
  */
-import type { ItemFailure } from '../../shared/catalogue/types.ts';
+import type { ItemFailure, Modality } from '../../shared/catalogue/types.ts';
+import { emptyCounts, type ModalityCounts, type SyncCounts } from '../../shared/state/types.ts';
 import { formatDuration, ProgressReporter, type ProgressStream } from '../../shared/progress/index.ts';
 
 export type IngestMode = 'embedded' | 'distributed';
@@ -36,6 +37,12 @@ export interface IngestSummary extends Omit<IngestProgress, 'phase' | 'etaMs'> {
   store?: string;
   /** Encoder batch sizes (size → batches), embedded mode. */
   batchSizes?: { text: Record<number, number>; image: Record<number, number> };
+  /** What a sync found against the index: added, changed, deleted, unchanged. */
+  sync?: SyncCounts;
+  /** How the run ended, and why when it failed (or what it held back). */
+  outcome?: 'succeeded' | 'failed' | 'interrupted' | 'skipped';
+  error?: string;
+  collection?: string;
 }
 
 /** Receives progress as it happens. Every method is optional. */
@@ -69,8 +76,23 @@ export class ProgressTracker {
     return this.indexed + this.skipped + this.failed;
   }
 
-  addFailure(f: ItemFailure): void {
+  /** Per modality, as the run record keeps them. */
+  readonly counts: Record<Modality, ModalityCounts> = emptyCounts();
+  /** Failures of the sources themselves (bad lines, unreadable files), never queued. */
+  sourceFailures = 0;
+
+  /** One item queued, done (indexed) or left unchanged. */
+  count(modality: Modality, what: 'enqueued' | 'done' | 'skipped'): void {
+    this.counts[modality][what]++;
+    if (what === 'done') this.indexed++;
+    else if (what === 'skipped') this.skipped++;
+  }
+
+  /** With `modality`: an item that failed; without: a bad source entry. */
+  addFailure(f: ItemFailure, modality?: Modality): void {
     this.failed++;
+    if (modality) this.counts[modality].failed++;
+    else this.sourceFailures++;
     if (this.failures.length < MAX_REPORTED_FAILURES) this.failures.push(f);
   }
 
@@ -119,14 +141,23 @@ export function formatSummary(s: IngestSummary, maxFailures = 20): string {
   const lines = [
     `${s.interrupted ? 'interrupted' : 'done'}: ${s.total} items in ${formatDuration(s.elapsedMs / 1000)} (${s.itemsPerSec.toFixed(1)} items/s) — ` +
       `${s.indexed} indexed, ${s.skipped} unchanged, ${s.failed} failed`,
-    `run ${s.runId} (${s.mode}${s.model ? `, model ${s.model}` : ''}${s.store ? `, store ${s.store}` : ''})`,
+    `run ${s.runId} (${s.mode}${s.model ? `, model ${s.model}` : ''}${s.store ? `, store ${s.store}` : ''}${s.collection ? `, collection ${s.collection}` : ''})`,
   ];
+  if (s.sync) lines.push(`sync: ${describeSync(s.sync)}`);
+  if (s.error) lines.push(`${s.outcome === 'failed' ? 'FAILED' : 'note'}: ${s.error}`);
   if (s.failures.length > 0) {
     lines.push('failures:');
     for (const f of s.failures.slice(0, maxFailures)) lines.push(`  ${f.item}: ${f.code}: ${f.reason}`);
     if (s.failed > maxFailures) lines.push(`  … and ${s.failed - maxFailures} more${s.mode === 'distributed' ? ` (clipstream status ${s.runId})` : ' (--json lists all)'}`);
   }
   return lines.join('\n');
+}
+
+export function describeSync(c: SyncCounts): string {
+  const parts = [`${c.added} added`, `${c.changed} changed`, `${c.deleted} deleted`, `${c.unchanged} unchanged`];
+  if (c.deletionsHeldBack > 0) parts.push(`${c.deletionsHeldBack} deletion(s) held back`);
+  if (c.duplicates > 0) parts.push(`${c.duplicates} duplicate id(s), last one wins`);
+  return parts.join(', ');
 }
 
 export type IngestOutput = 'auto' | 'tty' | 'plain' | 'json' | 'silent';

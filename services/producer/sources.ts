@@ -9,6 +9,7 @@ import { openSource, parseSourceSpec, type OpenSourceOptions, type SourceSpec } 
 import { createS3Client } from '../../shared/sources/s3.ts';
 
 export type IngestSourceOptions = Omit<OpenSourceOptions, 's3Client' | 's3Config' | 'signal'>;
+export { compactSelection, selectionOptions, type SourceSelection } from '../../shared/sources/selection.ts';
 
 export function parseSources(specs: readonly string[], cwd = process.cwd()): SourceSpec[] {
   return specs.map((s) => parseSourceSpec(s, cwd));

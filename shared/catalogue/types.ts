@@ -15,6 +15,8 @@ export interface ImageObject {
   contentType?: string;
   /** Optional product grouping, e.g. from the key layout or a sidecar record. */
   productId?: string;
+  /** The source it was listed from (`sourceRootOf`), stored as `source_root`: a sync of one source never touches another's points. */
+  sourceRoot?: string;
 }
 
 /** One text record from a JSONL/CSV file. */
@@ -30,6 +32,8 @@ export interface TextRecord {
   productId?: string;
   /** The record's own fields (besides id/text/lang/product_id); stored under payload `fields`. */
   fields: Record<string, unknown>;
+  /** The source it was listed from (`sourceRootOf`), stored as `source_root`. */
+  sourceRoot?: string;
 }
 
 export type CatalogueItem = ImageObject | TextRecord;
@@ -37,7 +41,14 @@ export type Modality = CatalogueItem['kind'];
 
 /** A problem with one item that was reported and skipped (never fatal to the run). */
 export interface ItemFailure {
+  /** Where: a source URI, or a file and line (`records.jsonl:17`). */
   item: string;
   code: string;
   reason: string;
+  /**
+   * The catalogue item the failure is about, when known although `item` names a line (a record
+   * whose id was read but whose text is empty). A sync keeps that item's point rather than
+   * reading the failure as a deletion.
+   */
+  sourceUri?: string;
 }

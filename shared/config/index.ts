@@ -86,6 +86,10 @@ const envSchema = z.object({
   UPSERT_BATCH_SIZE: int(1, 10_000).default(128),
   UPSERT_CONCURRENCY: int(1, 64).default(3),
   PAYLOAD_INDEXES: payloadIndexList.optional(),
+  // Runs (sync, schedules, rebuilds)
+  RUN_LEASE_MS: int(1000, 86_400_000).default(60_000),
+  SYNC_MAX_DELETE_SHARE: z.coerce.number().min(0).max(1).default(0.2),
+  REBUILD_KEEP_VERSIONS: int(1, 100).default(2),
   // Queue
   REDIS_URL: optionalString.pipe(url.optional()),
   QUEUE_PREFIX: z.string().min(1).default('clipstream'),
@@ -155,6 +159,14 @@ export interface Config {
     payloadIndexes: { field: string; type: PayloadIndexType }[];
   };
   queue: { redisUrl?: string; prefix: string; maxWaiting: number; workerConcurrency: number };
+  runs: {
+    /** How long a source's lease outlives a crashed run. */
+    leaseMs: number;
+    /** Largest share of a source's points one sync may delete without --allow-mass-delete. */
+    maxDeleteShare: number;
+    /** Collection versions a rebuild keeps (the live one included), for rollback. */
+    keepVersions: number;
+  };
   s3: { endpoint?: string; region: string; forcePathStyle: boolean; concurrency: number };
   server: {
     host: string;
@@ -235,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       upsertConcurrency: e.UPSERT_CONCURRENCY,
       payloadIndexes: e.PAYLOAD_INDEXES ?? [],
     },
+    runs: { leaseMs: e.RUN_LEASE_MS, maxDeleteShare: e.SYNC_MAX_DELETE_SHARE, keepVersions: e.REBUILD_KEEP_VERSIONS },
     queue: { redisUrl: e.REDIS_URL, prefix: e.QUEUE_PREFIX, maxWaiting: e.QUEUE_MAX_WAITING, workerConcurrency: e.WORKER_CONCURRENCY },
     s3: { endpoint: e.S3_ENDPOINT, region: e.S3_REGION, forcePathStyle: e.S3_FORCE_PATH_STYLE, concurrency: e.S3_CONCURRENCY },
     server: {

@@ -16,7 +16,7 @@ import type { MatryoshkaVectors } from '../encoder/types.ts';
 import { pointId } from '../store/ids.ts';
 import { buildPoint, type CataloguePoint } from '../store/points.ts';
 import { failureOf, isItemError, type ItemOutcome } from './outcome.ts';
-import { isUnchanged, VersionLookup, type StoredVersionsFn } from './versions.ts';
+import { isUnchanged, VersionLookup, type StoredVersion, type StoredVersionsFn } from './versions.ts';
 
 /** The part of the encoder the pipeline uses (ClipEncoder satisfies it). */
 export interface ItemEncoder {
@@ -36,6 +36,11 @@ export type ByteFetcher = (item: ImageObject, signal?: AbortSignal) => Promise<F
 /** Where finished points go: resolves once the point is durably stored (wait=true). */
 export interface PointSink {
   add(point: CataloguePoint): Promise<unknown>;
+  /**
+   * Records that an unchanged point now belongs to `sourceRoot` (its payload `source_root`),
+   * without re-encoding it: a point written before sources were tracked, or moved between sources.
+   */
+  adopt?(id: string, sourceRoot: string): Promise<unknown>;
 }
 
 export interface ItemProcessorDeps {
@@ -47,8 +52,8 @@ export interface ItemProcessorDeps {
   dims: readonly number[];
   /** Stored versions by point id; without it nothing is skipped. */
   storedVersions?: StoredVersionsFn;
-  /** Image fetches in flight at once (S3_CONCURRENCY). */
-  fetchConcurrency: number;
+  /** Image fetches in flight at once (S3_CONCURRENCY), or slots shared with other processors of the process. */
+  fetchSlots: number | Semaphore;
 }
 
 export interface ProcessOptions {
@@ -74,7 +79,7 @@ export class ItemProcessor {
   private readonly counters: ProcessorStats = { indexed: 0, skipped: 0, failed: 0, fetchedBytes: 0, fetchMs: 0, storeMs: 0 };
 
   constructor(private readonly deps: ItemProcessorDeps) {
-    this.fetchSlots = new Semaphore(deps.fetchConcurrency);
+    this.fetchSlots = typeof deps.fetchSlots === 'number' ? new Semaphore(deps.fetchSlots) : deps.fetchSlots;
     this.versions = deps.storedVersions ? new VersionLookup(deps.storedVersions) : undefined;
   }
 
@@ -82,10 +87,9 @@ export class ItemProcessor {
     return this.deps.model;
   }
 
-  /** Whether the store already holds this exact version (one batched lookup shared with other callers). */
-  async isStored(item: CatalogueItem): Promise<boolean> {
-    if (!this.versions) return false;
-    return isUnchanged(await this.versions.get(pointId(item.sourceUri)), item.version, this.deps.model);
+  /** The stored version of this item's point, if any (one batched lookup shared with other callers). */
+  private async stored(id: string): Promise<StoredVersion | undefined> {
+    return this.versions ? this.versions.get(id) : undefined;
   }
 
   async process(item: CatalogueItem, options: ProcessOptions = {}): Promise<ItemOutcome> {
@@ -96,9 +100,13 @@ export class ItemProcessor {
     } catch (err) {
       return this.fail(uri, err);
     }
-    if (!options.force && (await this.isStored(item))) {
-      this.counters.skipped++;
-      return { status: 'skipped', item: uri, pointId: id, modality: item.kind };
+    if (!options.force) {
+      const stored = await this.stored(id);
+      if (isUnchanged(stored, item.version, this.deps.model)) {
+        if (item.sourceRoot && stored?.sourceRoot !== item.sourceRoot) await this.deps.sink.adopt?.(id, item.sourceRoot);
+        this.counters.skipped++;
+        return { status: 'skipped', item: uri, pointId: id, modality: item.kind };
+      }
     }
     let point: CataloguePoint;
     try {

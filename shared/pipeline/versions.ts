@@ -3,12 +3,9 @@
  * would cost a round trip per item. Lookups from concurrent callers are gathered for a few
  * milliseconds (or until `maxBatch` ids wait) and answered by one retrieve call.
  */
-export interface StoredVersion {
-  /** The `content_hash` payload key: an S3 ETag or a SHA-256. */
-  contentHash: string;
-  /** The encoder that produced the stored vectors; a different model means re-encode. */
-  model?: string;
-}
+import type { StoredVersion } from '../store/versions.ts';
+
+export type { StoredVersion } from '../store/versions.ts';
 
 /** Point id → stored version, for the ids that exist. */
 export type StoredVersionsFn = (ids: string[]) => Promise<Map<string, StoredVersion>>;
@@ -67,7 +64,10 @@ export class VersionLookup {
   }
 }
 
-/** True when the stored point was built from this very version by this very model. */
+/**
+ * True when the stored point was built from this very version by this very model. A point
+ * without a recorded model counts as another model's: re-encoding it is the safe side.
+ */
 export function isUnchanged(stored: StoredVersion | undefined, version: string, model: string): boolean {
-  return stored !== undefined && stored.contentHash === version && (stored.model === undefined || stored.model === model);
+  return stored !== undefined && stored.contentHash === version && stored.model === model;
 }

@@ -109,3 +109,24 @@ export async function closeRedis(redis: Redis): Promise<void> {
   }
   await ended;
 }
+
+/**
+ * Says so when Redis keeps nothing on disk (no RDB snapshots, no AOF): a restart then loses
+ * every queued job and run record. Managed Redis often refuses CONFIG; then nothing is said.
+ */
+export async function warnIfNotPersistent(redis: Redis, warn: (line: string) => void): Promise<boolean> {
+  try {
+    const [, save] = (await redis.config('GET', 'save')) as [string, string];
+    const [, aof] = (await redis.config('GET', 'appendonly')) as [string, string];
+    if ((save ?? '').trim() === '' && aof === 'no') {
+      warn(
+        'redis: persistence is off (save "" and appendonly no): a Redis restart loses the queued jobs and run records. ' +
+          'Enable AOF (appendonly yes) in production; runs that lose their state stop with QUEUE_STATE_LOST and can be resumed with --resume',
+      );
+      return false;
+    }
+  } catch {
+    // CONFIG disabled (managed Redis): assume the operator configured persistence.
+  }
+  return true;
+}

@@ -43,3 +43,4 @@ export async function openQueues(
     },
   };
 }
+export * from './locks.ts';

@@ -31,12 +31,27 @@ import { pointId } from '../store/ids.ts';
 export const QUEUE_NAMES = { image: 'embed-image', text: 'embed-text' } as const satisfies Record<Modality, string>;
 export type QueueName = (typeof QUEUE_NAMES)[Modality];
 
-/** What a job carries: the item itself (workers need nothing else to fetch it) and its run. */
+/** What a job carries: the item itself (workers need nothing else to fetch it), its run and where it goes. */
 export interface EmbedJobData<T extends CatalogueItem = CatalogueItem> {
   runId: string;
   item: T;
   /** RFC 3339; lets a worker report queue latency. */
   enqueuedAt: string;
+  /**
+   * The physical collection to write to (`catalogue_v3`). Carried by the job, not resolved by the
+   * worker, so after an alias swap running workers still write where the run meant, and a sync of
+   * the live collection and a rebuild of the next one can share the workers. Absent (older
+   * producers, or one without store access): the collection behind the alias.
+   */
+  collection?: string;
+  /** The producer has just checked the item is new or changed: encode without asking the store. */
+  force?: boolean;
+}
+
+/** What `enqueueItems` puts into each job besides the item. */
+export interface JobTarget {
+  collection?: string;
+  force?: boolean;
 }
 export type EmbedImageJobData = EmbedJobData<ImageObject>;
 export type EmbedTextJobData = EmbedJobData<TextRecord>;
@@ -78,11 +93,15 @@ export function isRetryableJobError(err: unknown): boolean {
 
 const SAFE_ID = /^[A-Za-z0-9_.-]+$/;
 
-/** `<point id>.<version>`; a version with other characters (or over 128 chars) is hashed to stay a safe id. */
-export function jobIdFor(item: Pick<CatalogueItem, 'sourceUri' | 'version'>): string {
+/**
+ * `<point id>.<version>[.<collection>]`; a version with other characters (or over 128 chars) is
+ * hashed to stay a safe id. The collection is part of the id so that the same item can wait for
+ * the live collection (a sync) and for the next version (a rebuild) at once.
+ */
+export function jobIdFor(item: Pick<CatalogueItem, 'sourceUri' | 'version'>, collection?: string): string {
   if (item.version === '') throw new ClipstreamError('BAD_REQUEST', 'item has an empty version', { item: item.sourceUri });
   const version = SAFE_ID.test(item.version) && item.version.length <= 128 ? item.version : `h${shortHash(item.version)}`;
-  return `${pointId(item.sourceUri)}.${version}`;
+  return collection ? `${pointId(item.sourceUri)}.${version}.${collection}` : `${pointId(item.sourceUri)}.${version}`;
 }
 
 function shortHash(s: string): string {
@@ -137,8 +156,14 @@ export type EnqueueResult = 'enqueued' | 'requeued' | 'duplicate';
  * Results are in input order. Callers should have dropped items the store already holds at
  * the same version; this only guards against double-queuing in-flight work.
  */
-export async function enqueueItems(queues: EmbedQueues, runId: string, items: readonly CatalogueItem[], opts: JobsOptions = {}): Promise<EnqueueResult[]> {
-  const ids = items.map(jobIdFor);
+export async function enqueueItems(
+  queues: EmbedQueues,
+  runId: string,
+  items: readonly CatalogueItem[],
+  target: JobTarget = {},
+  opts: JobsOptions = {},
+): Promise<EnqueueResult[]> {
+  const ids = items.map((item) => jobIdFor(item, target.collection));
   const states = await Promise.all(items.map((item, i) => queueFor(queues, item.kind).getJobState(ids[i]!)));
   const results: EnqueueResult[] = states.map((s) => (s === 'unknown' ? 'enqueued' : s === 'completed' || s === 'failed' ? 'requeued' : 'duplicate'));
   // A job that finished meanwhile cannot be removed by id twice; an already-gone job is fine.
@@ -149,7 +174,7 @@ export async function enqueueItems(queues: EmbedQueues, runId: string, items: re
   for (const modality of ['image', 'text'] as const) {
     const batch = items.flatMap((item, i) =>
       item.kind === modality && results[i] !== 'duplicate'
-        ? [{ name: QUEUE_NAMES[modality], data: { runId, item, enqueuedAt }, opts: { ...opts, jobId: ids[i]! } }]
+        ? [{ name: QUEUE_NAMES[modality], data: { runId, item, enqueuedAt, ...jobTarget(target) }, opts: { ...opts, jobId: ids[i]! } }]
         : [],
     );
     if (batch.length > 0) await queueFor(queues, modality).addBulk(batch);
@@ -157,8 +182,12 @@ export async function enqueueItems(queues: EmbedQueues, runId: string, items: re
   return results;
 }
 
-export async function enqueueItem(queues: EmbedQueues, runId: string, item: CatalogueItem, opts: JobsOptions = {}): Promise<EnqueueResult> {
-  return (await enqueueItems(queues, runId, [item], opts))[0]!;
+function jobTarget(target: JobTarget): JobTarget {
+  return { ...(target.collection ? { collection: target.collection } : {}), ...(target.force ? { force: true } : {}) };
+}
+
+export async function enqueueItem(queues: EmbedQueues, runId: string, item: CatalogueItem, target: JobTarget = {}): Promise<EnqueueResult> {
+  return (await enqueueItems(queues, runId, [item], target))[0]!;
 }
 
 /** Jobs a worker has yet to pick up (waiting or prioritized; a paused queue keeps its jobs waiting). */

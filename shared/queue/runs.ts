@@ -13,41 +13,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ItemFailure, Modality } from '../catalogue/types.ts';
+import { MODALITIES, type ModalityCounts, type RunEnd, type RunFailure, type RunKind, type RunLog, type RunRecord, type RunStart, type SyncCounts } from '../state/types.ts';
 
-export const MODALITIES: readonly Modality[] = ['image', 'text'];
-
-export interface ModalityCounts {
-  /** Queued as jobs (or handed to the in-process runner). */
-  enqueued: number;
-  /** Left alone: unchanged in the store, or already queued by another run. */
-  skipped: number;
-  done: number;
-  /** Gave up after the job's attempts (or at once for item errors). */
-  failed: number;
-}
-
-export interface RunFailure extends ItemFailure {
-  /** Absent for failures found before an item existed (a bad line, an unreadable file). */
-  modality?: Modality;
-  at: string;
-}
-
-export type RunState = 'producing' | 'processing' | 'finished';
-
-export interface RunRecord {
-  id: string;
-  sources: string[];
-  startedAt: string;
-  /** When the producer finished listing its sources. */
-  producedAt?: string;
-  finishedAt?: string;
-  state: RunState;
-  counts: Record<Modality, ModalityCounts>;
-  /** Items rejected by the source itself (bad lines, unreadable files): never queued. */
-  sourceFailures: number;
-  /** The most recent failures, newest first, at most the cap. */
-  failures: RunFailure[];
-}
+export { MODALITIES } from '../state/types.ts';
+export type { ModalityCounts, RunFailure, RunRecord, RunState } from '../state/types.ts';
 
 export interface IngestRunsOptions {
   /** Failures kept per run (counters stay exact beyond it). */
@@ -81,7 +50,8 @@ export function newRunId(now: Date = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 }
 
-export class IngestRuns {
+export class IngestRuns implements RunLog {
+  readonly mode = 'distributed' as const;
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #maxFailures: number;
@@ -107,14 +77,43 @@ export class IngestRuns {
     return `${this.#prefix}:runs`;
   }
 
-  async createRun(sources: readonly string[], options: { id?: string; now?: Date } = {}): Promise<string> {
+  async createRun(
+    sources: readonly string[],
+    options: { id?: string; now?: Date; kind?: RunKind; collection?: string; trigger?: string } = {},
+  ): Promise<string> {
     const now = options.now ?? new Date();
     const id = options.id ?? newRunId(now);
-    const fields: Record<string, string> = { id, sources: JSON.stringify(sources), startedAt: now.toISOString(), sourceFailures: '0' };
+    const fields: Record<string, string> = { id, kind: options.kind ?? 'ingest', sources: JSON.stringify(sources), startedAt: now.toISOString(), sourceFailures: '0' };
+    if (options.collection) fields.collection = options.collection;
+    if (options.trigger) fields.trigger = options.trigger;
     for (const m of MODALITIES) for (const c of COUNT_FIELDS) fields[`${m}:${c}`] = '0';
     await this.#redis.multi().hset(this.#runKey(id), fields).zadd(this.#indexKey, now.getTime(), id).exec();
     await this.#prune();
     return id;
+  }
+
+  async create(run: RunStart): Promise<void> {
+    await this.createRun(run.sources, { id: run.id, now: run.startedAt, kind: run.kind, collection: run.collection, trigger: run.trigger });
+  }
+
+  /** The run as a whole ended (after its deletions or alias swap): how, and what a sync found. */
+  async finish(id: string, end: RunEnd): Promise<void> {
+    const fields: Record<string, string> = { endedAt: new Date().toISOString(), outcome: end.outcome };
+    if (end.error) fields.error = end.error;
+    if (end.sync) fields.sync = JSON.stringify(end.sync);
+    const multi = this.#redis.multi().hset(this.#runKey(id), fields);
+    // A run that ended early (failed, interrupted) stops counting as in progress.
+    if (end.outcome !== 'succeeded') multi.hsetnx(this.#runKey(id), 'producedAt', fields.endedAt!);
+    // Counts and failures were recorded as they happened (by the producer and the workers).
+    await multi.exec();
+  }
+
+  read(id: string, options: { failures?: number } = {}): Promise<RunRecord | undefined> {
+    return this.readRun(id, options);
+  }
+
+  list(limit = 20): Promise<RunRecord[]> {
+    return this.listRuns(limit);
   }
 
   async #prune(): Promise<void> {
@@ -203,6 +202,8 @@ function toRunRecord(hash: Record<string, string>, failures: RunFailure[]): RunR
   }
   const record: RunRecord = {
     id: hash.id!,
+    kind: (hash.kind as RunKind | undefined) ?? 'ingest',
+    mode: 'distributed',
     sources: JSON.parse(hash.sources ?? '[]') as string[],
     startedAt: hash.startedAt!,
     state: hash.finishedAt ? 'finished' : hash.producedAt ? 'processing' : 'producing',
@@ -210,7 +211,13 @@ function toRunRecord(hash: Record<string, string>, failures: RunFailure[]): RunR
     sourceFailures: num('sourceFailures'),
     failures,
   };
+  if (hash.collection) record.collection = hash.collection;
+  if (hash.trigger) record.trigger = hash.trigger;
   if (hash.producedAt) record.producedAt = hash.producedAt;
   if (hash.finishedAt) record.finishedAt = hash.finishedAt;
+  if (hash.endedAt) record.endedAt = hash.endedAt;
+  if (hash.outcome) record.outcome = hash.outcome as RunRecord['outcome'];
+  if (hash.error) record.error = hash.error;
+  if (hash.sync) record.sync = JSON.parse(hash.sync) as SyncCounts;
   return record;
 }

@@ -96,6 +96,27 @@ export function parseSourceSpec(spec: string, cwd: string = process.cwd()): Sour
   );
 }
 
+/**
+ * A source's stable identity, stored on each of its points as `source_root`: the canonical URI
+ * of what was named (`s3://bucket/prefix/`, `s3://bucket/records.jsonl`, `file:///abs/folder/`,
+ * `file:///abs/records.jsonl`). The same folder or prefix always gives the same root, however
+ * it was spelled on the command line, so a sync finds exactly the points an earlier run made.
+ */
+export function sourceRootOf(spec: SourceSpec): string {
+  switch (spec.kind) {
+    case 's3-prefix':
+      return s3Uri(spec.bucket, spec.prefix);
+    case 's3-records':
+    case 's3-image':
+      return s3Uri(spec.bucket, spec.key);
+    case 'local-folder':
+      return fileUri(spec.path).replace(/\/?$/, '/');
+    case 'local-records':
+    case 'local-image':
+      return fileUri(spec.path);
+  }
+}
+
 export interface OpenSourceOptions extends KeySelection {
   /** The S3 client (or a factory, so local-only runs never build one). Default: from `s3Config`. */
   s3Client?: S3Client | (() => S3Client);
@@ -121,6 +142,8 @@ export interface SourceProgress {
 
 export interface OpenedSource {
   spec: SourceSpec;
+  /** `sourceRootOf(spec)`: stamped on every item. */
+  root: string;
   /** Items and failures in source order. Throws only for what ends the whole source (bucket gone, access denied). */
   items: AsyncIterable<CatalogueItem | ItemFailure>;
   /** One line for logs: the source and what it has produced so far. */
@@ -150,11 +173,15 @@ export function openSource(spec: SourceSpec | string, options: OpenSourceOptions
   };
   const concurrency = options.concurrency ?? (parsed.kind.startsWith('s3') ? (options.s3Config ?? config().s3).concurrency : 8);
 
+  const root = sourceRootOf(parsed);
   async function* counted(source: AsyncIterable<CatalogueItem | ItemFailure>): AsyncGenerator<CatalogueItem | ItemFailure> {
     for await (const x of source) {
       if (isItemFailureEntry(x)) progress.failures++;
-      else if (x.kind === 'image') progress.images++;
-      else progress.records++;
+      else {
+        if (x.kind === 'image') progress.images++;
+        else progress.records++;
+        x.sourceRoot = root;
+      }
       yield x;
     }
   }
@@ -191,7 +218,8 @@ export function openSource(spec: SourceSpec | string, options: OpenSourceOptions
       } catch (err) {
         // A HEAD that keeps failing costs that object, not the listing.
         if (options.signal?.aborted || !(err instanceof ClipstreamError)) throw err;
-        return { item: s3Uri(entry.bucket, entry.key), code: err.code, reason: reasonOf(err) };
+        const uri = s3Uri(entry.bucket, entry.key);
+        return { item: uri, code: err.code, reason: reasonOf(err), sourceUri: uri };
       }
     });
     for await (const x of classified) {
@@ -225,7 +253,8 @@ export function openSource(spec: SourceSpec | string, options: OpenSourceOptions
         return await toLocalImageObject(entry, options);
       } catch (err) {
         // Removed or unreadable since the walk: that file only.
-        return { item: fileUri(entry.path), code: err instanceof ClipstreamError ? err.code : 'SOURCE_UNREACHABLE', reason: reasonOf(err) };
+        const uri = fileUri(entry.path);
+        return { item: uri, code: err instanceof ClipstreamError ? err.code : 'SOURCE_UNREACHABLE', reason: reasonOf(err), sourceUri: uri };
       }
     });
     for await (const x of classified) {
@@ -261,6 +290,7 @@ export function openSource(spec: SourceSpec | string, options: OpenSourceOptions
 
   return {
     spec: parsed,
+    root,
     items: { [Symbol.asyncIterator]: () => counted(items()) },
     progress,
     describe: () => {

@@ -391,8 +391,8 @@ async function collectCsvRecord(
 
 // ─── records ────────────────────────────────────────────────────────────────────────────────
 
-function fail(item: string, code: ErrorCode, reason: string): { failure: ItemFailure } {
-  return { failure: { item, code, reason } };
+function fail(item: string, code: ErrorCode, reason: string, sourceUri?: string): { failure: ItemFailure } {
+  return { failure: sourceUri ? { item, code, reason, sourceUri } : { item, code, reason } };
 }
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -422,10 +422,13 @@ function toTextRecord(obj: Record<string, unknown>, line: number, s: Settings): 
   const id = idOf(obj[s.idField]);
   if (typeof id !== 'string') return fail(where, 'RECORD_INVALID', `id field ${JSON.stringify(s.idField)} ${id.problem}`);
   const about = `record ${JSON.stringify(id)}: `;
+  const sourceUri = `record:${s.dataset}/${id}`;
+  // From here on the record is known: its failures name it, so a sync keeps its point.
+  const failRecord = (code: ErrorCode, reason: string) => fail(where, code, about + reason, sourceUri);
 
   const rawText = obj[s.textField];
   if (rawText !== undefined && rawText !== null && typeof rawText !== 'string') {
-    return fail(where, 'RECORD_INVALID', about + `${JSON.stringify(s.textField)} must be a string, got ${Array.isArray(rawText) ? 'an array' : typeof rawText}`);
+    return failRecord('RECORD_INVALID', `${JSON.stringify(s.textField)} must be a string, got ${Array.isArray(rawText) ? 'an array' : typeof rawText}`);
   }
   let text = typeof rawText === 'string' ? rawText.trim() : '';
   if (text === '') {
@@ -437,17 +440,17 @@ function toTextRecord(obj: Record<string, unknown>, line: number, s: Settings): 
   }
   if (text === '') {
     const names = [s.textField, ...s.textFallbackFields].map((f) => JSON.stringify(f)).join(', ');
-    return fail(where, 'TEXT_EMPTY', about + `no text: ${names} are all missing or empty`);
+    return failRecord('TEXT_EMPTY', `no text: ${names} are all missing or empty`);
   }
   const textBytes = Buffer.byteLength(text, 'utf8');
   if (textBytes > s.maxTextBytes) {
-    return fail(where, 'TEXT_TOO_LONG', about + `text is ${textBytes} bytes, over the ${s.maxTextBytes}-byte limit (TEXT_MAX_BYTES)`);
+    return failRecord('TEXT_TOO_LONG', `text is ${textBytes} bytes, over the ${s.maxTextBytes}-byte limit (TEXT_MAX_BYTES)`);
   }
 
   const lang = optionalString(obj[s.langField], s.langField, false);
-  if (typeof lang === 'object') return fail(where, 'RECORD_INVALID', about + lang.problem);
+  if (typeof lang === 'object') return failRecord('RECORD_INVALID', lang.problem);
   const productId = optionalString(obj[s.productIdField], s.productIdField, true);
-  if (typeof productId === 'object') return fail(where, 'RECORD_INVALID', about + productId.problem);
+  if (typeof productId === 'object') return failRecord('RECORD_INVALID', productId.problem);
 
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
@@ -457,7 +460,7 @@ function toTextRecord(obj: Record<string, unknown>, line: number, s: Settings): 
 
   const record: TextRecord = {
     kind: 'text',
-    sourceUri: `record:${s.dataset}/${id}`,
+    sourceUri,
     version: recordVersion(text, lang, productId, fields),
     recordId: id,
     text,

@@ -15,6 +15,8 @@ export interface PointPayload {
   modality: Modality;
   /** Canonical source URI; the id is derived from it. */
   source: string;
+  /** The source it was listed from (`sourceRootOf`): what a sync compares and deletes within. */
+  source_root?: string;
   product_id?: string;
   lang?: string;
   /** Short display name: the file name of an image, the record's title/name field for a text. */
@@ -87,6 +89,7 @@ export function compactComponents(v: ArrayLike<number>): number[] {
 export function buildPayload(item: CatalogueItem, opts: BuildPointOptions): PointPayload {
   const common = {
     source: item.sourceUri,
+    source_root: item.sourceRoot,
     content_hash: item.version,
     model: opts.model,
     schema_version: SCHEMA_VERSION,

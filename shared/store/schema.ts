@@ -29,6 +29,7 @@ export const CORE_PAYLOAD_INDEXES: readonly PayloadIndexSpec[] = [
   { field: 'product_id', type: 'keyword' },
   { field: 'lang', type: 'keyword' },
   { field: 'source', type: 'keyword' },
+  { field: 'source_root', type: 'keyword' },
   { field: 'content_hash', type: 'keyword' },
 ];
 
@@ -136,6 +137,13 @@ export function schemaDifferences(spec: CollectionSpec, info: Schemas['Collectio
   return problems;
 }
 
+/** The clipstream metadata of a collection (model, dims, schema version), or undefined when it has none. */
+export async function collectionMetadata(client: QdrantClient, collection: string, opts: StoreCallOptions = {}): Promise<CollectionMetadata | undefined> {
+  const info = await call(opts, `read collection ${collection}`, () => client.getCollection(collection));
+  const meta = info.config.metadata as Partial<CollectionMetadata> | null | undefined;
+  return meta && typeof meta.model === 'string' ? (meta as CollectionMetadata) : undefined;
+}
+
 /** The collection an alias points to, or undefined when there is no such alias. */
 export async function resolveAlias(client: QdrantClient, alias: string, opts: StoreCallOptions = {}): Promise<string | undefined> {
   const { aliases } = await call(opts, `list aliases`, () => client.getAliases());
@@ -183,7 +191,7 @@ export async function createCollectionVersion(
   client: QdrantClient,
   spec: CollectionSpec,
   collection: string,
-  opts: StoreCallOptions = {},
+  opts: StoreCallOptions & { metadata?: Record<string, unknown> } = {},
 ): Promise<boolean> {
   const metadata: CollectionMetadata = {
     app: 'clipstream',
@@ -195,7 +203,7 @@ export async function createCollectionVersion(
   let created = true;
   try {
     await call(opts, `create collection ${collection}`, () =>
-      client.api().createCollection({ collection_name: collection, vectors: vectorsConfig(spec.dims), metadata: { ...metadata } }),
+      client.api().createCollection({ collection_name: collection, vectors: vectorsConfig(spec.dims), metadata: { ...opts.metadata, ...metadata } }),
     );
   } catch (err) {
     // 409 (or 400 "already exists" on older servers): a concurrent creator got there first.
@@ -232,6 +240,18 @@ async function ensurePayloadIndexes(client: QdrantClient, spec: CollectionSpec, 
   }
 }
 
+/**
+ * Checks that a physical collection exists and matches the configuration (vectors, model,
+ * schema version, payload index types), adding missing payload indexes. STORE_SCHEMA_MISMATCH
+ * names every difference; COLLECTION_NOT_FOUND when it is gone.
+ */
+export async function verifyCollection(client: QdrantClient, spec: CollectionSpec, collection: string, opts: StoreCallOptions = {}): Promise<void> {
+  if (!(await exists(client, collection, opts))) {
+    throw new ClipstreamError('COLLECTION_NOT_FOUND', `no collection ${collection} in the store`, { item: collection });
+  }
+  await verify(client, spec, collection, opts);
+}
+
 async function verify(client: QdrantClient, spec: CollectionSpec, collection: string, opts: StoreCallOptions): Promise<void> {
   const info = await call(opts, `read collection ${collection}`, () => client.getCollection(collection));
   const problems = schemaDifferences(spec, info);
@@ -242,7 +262,7 @@ async function verify(client: QdrantClient, spec: CollectionSpec, collection: st
       'STORE_SCHEMA_MISMATCH',
       `${behind} does not match the configuration: ${problems.join('; ')}. ` +
         `Stored vectors cannot be mixed with new ones: either restore the settings it was built with (MRL_DIMS, model), ` +
-        `or re-index into a new collection version (e.g. "${next}") and then switch the alias "${spec.alias}" to it.`,
+        `or run \`clipstream rebuild\` to re-index into the next collection version ("${next}") and switch the alias "${spec.alias}" to it.`,
       { item: collection },
     );
   }

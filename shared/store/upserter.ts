@@ -63,6 +63,9 @@ export class BatchUpserter {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly adoptions = new Map<string, Array<{ id: string; resolve: () => void; reject: (err: unknown) => void }>>();
+  private adoptTimer: NodeJS.Timeout | undefined;
+  private adopting = 0;
 
   constructor(
     private readonly client: QdrantClient,
@@ -91,10 +94,50 @@ export class BatchUpserter {
     });
   }
 
+  /**
+   * Sets `source_root` on an unchanged point, batched with other adoptions of the same root (one
+   * set_payload per batch). Resolves once stored.
+   */
+  adopt(id: string, sourceRoot: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let group = this.adoptions.get(sourceRoot);
+      if (!group) this.adoptions.set(sourceRoot, (group = []));
+      group.push({ id, resolve, reject });
+      if (group.length >= this.batchSize) this.sendAdoptions(sourceRoot);
+      else this.adoptTimer ??= setTimeout(() => this.sendAllAdoptions(), this.lingerMs);
+    });
+  }
+
+  private sendAllAdoptions(): void {
+    this.adoptTimer = undefined;
+    for (const root of [...this.adoptions.keys()]) this.sendAdoptions(root);
+  }
+
+  private sendAdoptions(root: string): void {
+    const group = this.adoptions.get(root) ?? [];
+    this.adoptions.delete(root);
+    if (group.length === 0) return;
+    const ids = group.map((a) => a.id);
+    this.adopting++;
+    withStoreRetry(() => this.client.setPayload(this.opts.collection, { points: ids, payload: { source_root: root }, wait: true }), {
+      storeUrl: this.opts.storeUrl,
+      operation: `set source_root of ${ids.length} point(s) in ${this.opts.collection}`,
+      policy: this.opts.retry ?? DEFAULT_RETRY,
+    }).then(
+      () => group.forEach((a) => a.resolve()),
+      (err: unknown) => group.forEach((a) => a.reject(err)),
+    ).finally(() => {
+      this.adopting--;
+      if (this.unsettled === 0 && this.adopting === 0) for (const w of this.idleWaiters.splice(0)) w();
+    });
+  }
+
   /** Sends whatever is buffered now and resolves when every accepted point has settled. */
   async flush(): Promise<void> {
     this.cut();
-    if (this.unsettled === 0) return;
+    if (this.adoptTimer) clearTimeout(this.adoptTimer);
+    this.sendAllAdoptions();
+    if (this.unsettled === 0 && this.adopting === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -118,7 +161,7 @@ export class BatchUpserter {
       void this.send(batch).finally(() => {
         this.inFlight--;
         this.pump();
-        if (this.unsettled === 0) for (const w of this.idleWaiters.splice(0)) w();
+        if (this.unsettled === 0 && this.adopting === 0) for (const w of this.idleWaiters.splice(0)) w();
       });
     }
   }
@@ -142,6 +185,15 @@ export class BatchUpserter {
         return;
       }
       const reason = storeMessage(err);
+      if (status === 404) {
+        this.fail(batch, (p) =>
+          new ClipstreamError('COLLECTION_NOT_FOUND', `collection ${this.opts.collection} is gone from the store at ${this.opts.storeUrl}: ${reason}`, {
+            item: itemOf(p.point),
+            cause: err,
+          }),
+        );
+        return;
+      }
       this.fail(batch, (p) =>
         new ClipstreamError(
           'STORE_REQUEST_FAILED',

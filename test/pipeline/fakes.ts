@@ -48,10 +48,10 @@ export class FakeSink {
     this.points.set(point.id, point);
   }
   versions = async (ids: string[]) => {
-    const out = new Map<string, { contentHash: string }>();
+    const out = new Map<string, { contentHash: string; model: string }>();
     for (const id of ids) {
       const p = this.points.get(id);
-      if (p) out.set(id, { contentHash: p.payload.content_hash });
+      if (p) out.set(id, { contentHash: p.payload.content_hash, model: p.payload.model });
     }
     return out;
   };

@@ -18,7 +18,7 @@ function setup(files: Record<string, Uint8Array> = {}) {
     model: encoder.model.modelId,
     dims: DIMS,
     storedVersions: sink.versions,
-    fetchConcurrency: 2,
+    fetchSlots: 2,
     fetchBytes: async (item) => {
       fetches++;
       active++;

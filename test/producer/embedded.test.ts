@@ -1,11 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { CatalogueItem, ItemFailure } from '../../shared/catalogue/types.ts';
+import { loadConfig } from '../../shared/config/index.ts';
 import { ClipstreamError } from '../../shared/errors.ts';
 import { ItemProcessor } from '../../shared/pipeline/processor.ts';
-import { runEmbedded } from '../../services/producer/embedded.ts';
-import { formatSummary, ingestDisplay, ProgressTracker, type IngestProgress } from '../../services/producer/progress.ts';
+import type { SourceSpec } from '../../shared/sources/index.ts';
+import { LocalState } from '../../shared/state/local.ts';
+import { InProcessQueue } from '../../services/producer/in-process.ts';
+import { formatSummary, ingestDisplay, ProgressTracker, type IngestProgress, type ProgressListener } from '../../services/producer/progress.ts';
 import { ReadAhead } from '../../services/producer/read-ahead.ts';
+import { composeRun } from '../../services/producer/run.ts';
 import { DIMS, FakeEncoder, FakeSink, textRecord } from '../pipeline/fakes.ts';
 
 async function* entries(list: Array<CatalogueItem | ItemFailure>): AsyncGenerator<CatalogueItem | ItemFailure> {
@@ -22,9 +29,33 @@ function processorWith(sink: FakeSink, encoder = new FakeEncoder()) {
     model: encoder.model.modelId,
     dims: DIMS,
     storedVersions: sink.versions,
-    fetchConcurrency: 4,
+    fetchSlots: 4,
     fetchBytes: async () => ({ bytes: new Uint8Array([1]) }),
   });
+}
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clipstream-embedded-run-'));
+const config = loadConfig({ DATA_DIR: dataDir });
+const state = LocalState.open(dataDir);
+test.after(() => {
+  state.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+const SOURCE: SourceSpec = { kind: 'local-folder', spec: 'test-catalogue', path: path.join(dataDir, 'catalogue') };
+
+/** One embedded run of `list` through `processor`: composeRun with the in-process queue, no store. */
+async function runEmbedded(
+  list: Array<CatalogueItem | ItemFailure>,
+  processor: Pick<ItemProcessor, 'process'>,
+  options: { concurrency: number; listener?: ProgressListener; signal?: AbortSignal },
+) {
+  const queue = new InProcessQueue({
+    pipeline: { target: { collection: 'c' }, forCollection: async () => ({ processor }), close: async () => {} },
+    state,
+    model: 'fake/clip@test',
+    concurrency: options.concurrency,
+  });
+  return composeRun(config, { kind: 'ingest', sources: [SOURCE], entries: () => entries(list), listener: options.listener, signal: options.signal }, { queue });
 }
 
 test('runs every item with bounded concurrency, counts outcomes and reports failures with their item', async () => {
@@ -47,26 +78,21 @@ test('runs every item with bounded concurrency, counts outcomes and reports fail
   for (let i = 0; i < 30; i++) list.push(textRecord(`r${i}`, `item number ${i}`));
   list.push(textRecord('blank', '   '));
   list.push({ item: 'records.jsonl:7', code: 'RECORD_INVALID', reason: 'not valid JSON' });
-  const tracker = new ProgressTracker('run-1', 'embedded');
   const failures: ItemFailure[] = [];
   const seen: IngestProgress[] = [];
-  const result = await runEmbedded(entries(list), processor, {
+  const s = await runEmbedded(list, processor, {
     concurrency: 5,
-    tracker,
     listener: { failure: (f) => failures.push(f), progress: (p) => seen.push(p) },
-    progressIntervalMs: 1,
   });
-  assert.equal(result.interrupted, false);
+  assert.equal(s.interrupted, false);
   assert.equal(peak, 5);
   assert.equal(sink.points.size, 30);
-  const s = tracker.summary();
   assert.deepEqual([s.total, s.done, s.indexed, s.skipped, s.failed], [32, 32, 30, 0, 2]);
   assert.deepEqual(failures.map((f) => [f.item, f.code]).sort(), [['record:test/blank', 'TEXT_EMPTY'], ['records.jsonl:7', 'RECORD_INVALID']]);
   assert.equal(seen.at(-1)?.phase, 'done');
 
   // Second run over the same entries: everything is unchanged.
-  const again = new ProgressTracker('run-2', 'embedded');
-  await runEmbedded(entries(list), processorWith(sink), { concurrency: 5, tracker: again });
+  const again = await runEmbedded(list, processorWith(sink), { concurrency: 5 });
   assert.deepEqual([again.indexed, again.skipped, again.failed], [0, 30, 2]);
   assert.equal(sink.writes, 30);
 });
@@ -82,8 +108,7 @@ test('an infrastructure failure stops the run after in-flight items settle, and 
       return processor.process(item);
     },
   };
-  const tracker = new ProgressTracker('run', 'embedded');
-  await assert.rejects(runEmbedded(entries(list), flaky, { concurrency: 3, tracker }), /unavailable/);
+  await assert.rejects(runEmbedded(list, flaky, { concurrency: 3 }), /unavailable/);
   assert.ok(n < 50, `stopped taking items (took ${n})`);
 });
 
@@ -100,12 +125,11 @@ test('an abort signal stops taking items and reports an interrupted run', async 
     },
   };
   const list = Array.from({ length: 100 }, (_, i) => textRecord(`r${i}`, `text ${i}`));
-  const tracker = new ProgressTracker('run', 'embedded');
-  const result = await runEmbedded(entries(list), slow, { concurrency: 2, tracker, signal: ac.signal });
+  const result = await runEmbedded(list, slow, { concurrency: 2, signal: ac.signal });
   assert.equal(result.interrupted, true);
   assert.ok(sink.points.size < 100);
   // Whatever was started finished and was counted.
-  assert.equal(tracker.indexed, sink.points.size);
+  assert.equal(result.indexed, sink.points.size);
 });
 
 test('read-ahead lists up to its limit before the consumer pulls, then resumes', async () => {

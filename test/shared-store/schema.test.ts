@@ -99,15 +99,25 @@ test('re-index: a new collection version, then one atomic alias switch', async (
   assert.deepEqual(await ensureCollection(store.client, spec({ alias: c, model: 'new/model' })), { alias: c, collection: `${c}_v2`, created: false });
 });
 
-test('storedVersions returns the content hash of the ids that exist', async () => {
+test('storedVersions returns the content hash, model and source root of the ids that exist', async () => {
   const coll = store.name('cat_v');
   await ensureCollection(store.client, spec({ alias: coll, dims: [64, 1024] }));
   const v = (seed: number, d: number) => Array.from({ length: d }, (_, i) => Math.cos(seed + i));
   const ids = ['record:d/1', 'record:d/2', 'record:d/3'].map(pointId);
   await store.client.upsert(coll, {
     wait: true,
-    points: ids.slice(0, 2).map((id, i) => ({ id, vector: { mrl_64: v(i, 64), mrl_1024: v(i, 1024) }, payload: { content_hash: `hash-${i}`, modality: 'text' } })),
+    points: ids.slice(0, 2).map((id, i) => ({
+      id,
+      vector: { mrl_64: v(i, 64), mrl_1024: v(i, 1024) },
+      payload: { content_hash: `hash-${i}`, modality: 'text', ...(i === 0 ? { model: 'm@fp16', source_root: 'file:///cat/' } : {}) },
+    })),
   });
   const got = await storedVersions(store.client, coll, ids, { chunkSize: 2 });
-  assert.deepEqual([...got.entries()].sort(), [[ids[0], 'hash-0'], [ids[1], 'hash-1']].sort());
+  assert.deepEqual(
+    [...got.entries()].sort(),
+    [
+      [ids[0], { contentHash: 'hash-0', model: 'm@fp16', sourceRoot: 'file:///cat/' }],
+      [ids[1], { contentHash: 'hash-1' }],
+    ].sort(),
+  );
 });

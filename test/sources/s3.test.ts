@@ -148,7 +148,17 @@ test('openSource on a single records object and a single image object', async ()
   const [img] = await all(openSource(`s3://${BUCKET}/cat/products/P1/front.jpg`, { s3Client: s3.client }).items);
   assert.deepEqual(
     { ...(img as ImageObject), lastModified: undefined },
-    { kind: 'image', sourceUri: `s3://${BUCKET}/cat/products/P1/front.jpg`, version: md5('jpeg-bytes-1'), bytes: 12, contentType: 'image/jpeg', productId: 'P1', lastModified: undefined },
+    {
+      kind: 'image',
+      sourceUri: `s3://${BUCKET}/cat/products/P1/front.jpg`,
+      version: md5('jpeg-bytes-1'),
+      bytes: 12,
+      contentType: 'image/jpeg',
+      productId: 'P1',
+      lastModified: undefined,
+      // A single-object source is its own root.
+      sourceRoot: `s3://${BUCKET}/cat/products/P1/front.jpg`,
+    },
   );
 });
 

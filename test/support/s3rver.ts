@@ -22,6 +22,8 @@ export interface S3Faults {
   slowDownNextGets(n: number): void;
   /** Object GETs seen by the proxy so far (failed ones included). */
   readonly objectGets: number;
+  /** Listings (ListObjectsV2 pages) answer `500 InternalError` once `n` more have succeeded; `Infinity` ends it. */
+  failListingsAfter(n: number): void;
 }
 
 export interface S3rver {
@@ -154,10 +156,18 @@ async function stopChild(child: ChildProcess): Promise<void> {
 async function startFaultProxy(targetPort: number): Promise<{ server: http.Server; endpoint: string; faults: S3Faults }> {
   let failNext = 0;
   let objectGets = 0;
+  let listingsLeft = Number.POSITIVE_INFINITY;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     // Path-style: /bucket/key… is an object; /bucket alone (or with list-type) is a listing.
     const isObjectGet = req.method === 'GET' && url.pathname.split('/').filter(Boolean).length >= 2;
+    const isListing = req.method === 'GET' && url.pathname.split('/').filter(Boolean).length === 1 && url.searchParams.has('list-type');
+    if (isListing && listingsLeft-- <= 0) {
+      req.resume();
+      res.writeHead(500, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>');
+      return;
+    }
     if (isObjectGet) {
       objectGets++;
       if (failNext > 0) {
@@ -193,6 +203,9 @@ async function startFaultProxy(targetPort: number): Promise<{ server: http.Serve
       },
       get objectGets() {
         return objectGets;
+      },
+      failListingsAfter(n) {
+        listingsLeft = n;
       },
     },
   };

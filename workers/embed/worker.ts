@@ -26,8 +26,10 @@ import {
   IngestRuns,
   isRetryableJobError,
   QUEUE_NAMES,
+  warnIfNotPersistent,
   type EmbedJobData,
 } from '../../shared/queue/index.ts';
+import { ensureCollection } from '../../shared/store/schema.ts';
 
 export interface EmbedWorkerOptions {
   /** Which queues to consume (default both). */
@@ -77,20 +79,32 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
   }
   const redis = options.redis ?? (await connectRedis(config.queue.redisUrl!, { connectionName: 'clipstream-worker', onError: (e) => log(`redis: ${describeError(e)}`) }));
   const runs = new IngestRuns(redis, config.queue.prefix);
+  if (!options.redis) await warnIfNotPersistent(redis, log);
   let pipeline: Pipeline;
   try {
-    pipeline = await openPipeline(config, { ...options.pipeline, encoder: options.encoder, store: options.store });
+    // Lazy: jobs name the collection they are for; the alias is resolved only for jobs that do not.
+    pipeline = await openPipeline(config, { ...options.pipeline, encoder: options.encoder, store: options.store, lazy: true });
   } catch (err) {
     if (!options.redis) await closeRedis(redis);
     throw err;
   }
+  const spec = { alias: config.store.collection, dims: options.encoder.dims, model: options.encoder.model.modelId, payloadIndexes: config.store.payloadIndexes };
+  let aliasTarget: Promise<string> | undefined;
+  /** Jobs of older producers (or of one without store access) carry no collection: the alias's, made if missing. */
+  const targetOf = (job: Job<EmbedJobData>): Promise<string> => {
+    if (job.data.collection) return Promise.resolve(job.data.collection);
+    aliasTarget ??= ensureCollection(options.store.client, spec, { storeUrl: options.store.url }).then((c) => c.collection);
+    aliasTarget.catch(() => (aliasTarget = undefined));
+    return aliasTarget;
+  };
   const stats: EmbedWorkerStats = { completed: 0, failed: 0, retried: 0, skipped: 0, indexed: 0 };
 
   const processJob = async (job: Job<EmbedJobData>): Promise<{ status: string; pointId?: string }> => {
     const { runId, item } = job.data;
     let outcome;
     try {
-      outcome = await pipeline.processor.process(item);
+      const stages = await pipeline.forCollection(await targetOf(job));
+      outcome = await stages.processor.process(item, { force: job.data.force === true });
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
       const final = !isRetryableJobError(err) || job.attemptsMade + 1 >= attempts;
@@ -119,6 +133,7 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
     return { status: outcome.status, pointId: outcome.pointId };
   };
 
+  let lastLostNotice = 0;
   const workers = modalities.map((modality) => {
     const worker = new Worker<EmbedJobData>(QUEUE_NAMES[modality], processJob, {
       connection: redis,
@@ -129,7 +144,19 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
       maxStalledCount: options.maxStalledCount ?? 3,
       name: `clipstream-worker-${process.pid}`,
     });
-    worker.on('error', (err) => log(`${QUEUE_NAMES[modality]}: ${describeError(err)}`));
+    worker.on('error', (err) => {
+      // Redis restarted without its data: every job in hand is gone. Said once, not per job.
+      if (/Missing key for job|Missing lock for job/.test(err.message)) {
+        if (Date.now() - lastLostNotice < 60_000) return;
+        lastLostNotice = Date.now();
+        log(
+          `${QUEUE_NAMES[modality]}: Redis lost the queue state (${err.message}): was it restarted without persistence? ` +
+            'Jobs in hand cannot be acknowledged; the producer reports the items that are not stored (re-run it with --resume)',
+        );
+        return;
+      }
+      log(`${QUEUE_NAMES[modality]}: ${describeError(err)}`);
+    });
     worker.on('failed', (job, err) => {
       // A job given up by the stall check never reached processJob's accounting.
       if (job && /stalled more than allowable limit/.test(err.message)) {
