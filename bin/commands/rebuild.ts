@@ -3,7 +3,7 @@ import { config } from '../../shared/config/index.ts';
 import { ClipstreamError } from '../../shared/errors.ts';
 import { listVersions } from '../../shared/store/collection-versions.ts';
 import { resolveAlias } from '../../shared/store/schema.ts';
-import { openWorkQueue } from '../../services/producer/open-queue.ts';
+import { openLocks } from '../../services/producer/open-queue.ts';
 import { ingestDisplay } from '../../services/producer/progress.ts';
 import { rollback, runRebuild } from '../../services/producer/rebuild.ts';
 import { connectStore } from '../../services/store-connect.ts';
@@ -62,13 +62,16 @@ Examples:
     .option('--to <collection>', 'a specific kept version (e.g. catalogue_v3), also to undo a rollback')
     .action(async (opts: { to?: string }) => {
       const cfg = config();
-      const opened = await openWorkQueue(cfg, { mode: 'auto', allowTestModel: true, notice: () => {} });
+      if (cfg.queue.redisUrl && !cfg.store.qdrantUrl) {
+        throw new ClipstreamError('CONFIG_INVALID', 'a rollback switches the alias in the store and needs to reach it: set QDRANT_URL');
+      }
+      const [store, locks] = [await connectStore(cfg), await openLocks(cfg)];
       try {
-        if (!opened.store) throw new ClipstreamError('CONFIG_INVALID', 'a rollback switches the alias in the store and needs to reach it: set QDRANT_URL');
-        const r = await rollback(cfg, opened.store, opened.queue, opts.to);
+        const r = await rollback(cfg, store, locks, opts.to);
         process.stdout.write(`alias ${r.alias}: ${r.from} → ${r.to}\n`);
       } finally {
-        await opened.close();
+        await locks.close();
+        await store.close();
       }
     });
 

@@ -9,7 +9,8 @@ import { inspectModel } from '../../shared/encoder/model-files.ts';
 import { EncoderThread } from '../../shared/encoder/thread.ts';
 import type { EncoderStats } from '../../shared/encoder/index.ts';
 import { openPipeline, type PipelineEncoder, type PipelineStore } from '../../shared/pipeline/index.ts';
-import { openQueues, warnIfNotPersistent, type QueueContext } from '../../shared/queue/index.ts';
+import { openQueues, RedisLocks, warnIfNotPersistent, type QueueContext } from '../../shared/queue/index.ts';
+import type { Locks } from '../../shared/state/types.ts';
 import { LocalState } from '../../shared/state/local.ts';
 import { connectStore, type StoreConnection } from '../store-connect.ts';
 import { InProcessQueue } from './in-process.ts';
@@ -123,4 +124,14 @@ export async function openWorkQueue(config: Config, options: OpenWorkQueueOption
     await closeAll();
     throw err;
   }
+}
+
+/** Only the leases of the mode (a rollback needs no encoder and no queue). */
+export async function openLocks(config: Config): Promise<{ locks: Locks; close(): Promise<void> }> {
+  if (config.queue.redisUrl) {
+    const ctx = await openQueues(config.queue, { connectionName: 'clipstream-locks' });
+    return { locks: new RedisLocks(ctx.redis, ctx.queues.prefix), close: () => ctx.close() };
+  }
+  const state = LocalState.open(config.store.dataDir);
+  return { locks: state.locks, close: async () => state.close() };
 }

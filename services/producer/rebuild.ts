@@ -38,8 +38,8 @@ export interface RebuildOptions extends Omit<IngestOptions, 'collection' | 'resu
   restart?: boolean;
   /** `--allow-mass-delete` for the final sync pass. */
   allowMassDelete?: boolean;
-  /** Stops after filling and checking, before the swap (tests: a crash between the passes). */
-  beforeSwap?: (collection: string) => Promise<void> | void;
+  /** Called between the fill and the final sync pass (tests: changes made while a rebuild runs). */
+  afterFill?: (collection: string) => Promise<void> | void;
 }
 
 export interface RebuildSummary {
@@ -143,6 +143,7 @@ async function rebuild(
   // 2 + 3. Fill it, then catch up on what changed meanwhile.
   const passes: RunSummary[] = [];
   for (const pass of ['fill', 'final sync'] as const) {
+    if (pass === 'final sync') await options.afterFill?.(name);
     for (const source of ctx.toBuild) {
       const summary = await composeRun(
         config,
@@ -176,7 +177,6 @@ async function rebuild(
   if (problems.length > 0) {
     return { runId: ctx.runId, alias, ...(live ? { previous: live } : {}), collection: name, resumed, points, passes, dropped: [], outcome: 'failed', error: `${name} failed its checks, the alias stays on ${live ?? '(nothing)'}: ${problems.join('; ')}` };
   }
-  await options.beforeSwap?.(name);
 
   // 5. Swap, then keep what rollback needs.
   await markBuilt(store.client, name, storeOpts);

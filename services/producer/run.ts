@@ -122,22 +122,29 @@ export async function composeRun(config: Config, plan: RunPlan, deps: RunDeps): 
   if (!Array.isArray(leases)) {
     throw new ClipstreamError('RUN_LOCKED', `${leases.key.split('|')[1]} is in use by ${leases.heldBy} (one run per source at a time); try again when it has ended`);
   }
+  const register = async (collection: string) => {
+    const selection = compactSelection(plan.selection);
+    await registerSources(
+      store!.client,
+      collection,
+      plan.sources.map((s) => ({ root: sourceRootOf(s), spec: 'path' in s ? s.path : s.spec, ...(Object.keys(selection).length ? { selection } : {}), registeredAt: new Date().toISOString() })),
+      { storeUrl: store!.url },
+    );
+  };
   try {
-    if (store && target.collection) {
-      const selection = compactSelection(plan.selection);
-      await registerSources(
-        store.client,
-        target.collection,
-        plan.sources.map((s) => ({ root: sourceRootOf(s), spec: 'path' in s ? s.path : s.spec, ...(Object.keys(selection).length ? { selection } : {}), registeredAt: new Date().toISOString() })),
-        { storeUrl: store.url },
-      );
-    }
+    if (store && target.collection) await register(target.collection);
     await queue.runs.create({ id: runId, kind: plan.kind, sources: plan.sources.map((s) => s.spec), collection: target.collection, trigger: plan.trigger ?? 'cli' });
     notice(
       `run ${runId}: ${plan.kind} ${queue.mode === 'distributed' ? `queued for the workers (${config.queue.prefix})` : 'in this process'}` +
         (target.collection ? ` into ${target.collection}` : ''),
     );
-    return await execute(config, plan, deps, { runId, collection: target.collection, model, leases, sourceOptions });
+    const summary = await execute(config, plan, deps, { runId, collection: target.collection, model, leases, sourceOptions });
+    if (store && !target.collection) {
+      // The first worker made the collection meanwhile: register the sources now that it exists.
+      const made = await resolveAlias(store.client, config.store.collection, { storeUrl: store.url });
+      if (made) await register(made);
+    }
+    return summary;
   } finally {
     await Promise.all(leases.map((l) => l.release()));
   }
