@@ -28,6 +28,8 @@ export interface JobQueueOptions {
   model: string;
   /** For the lost-state report: which queued items the store holds. */
   store?: PipelineStore;
+  /** The alias, for runs whose jobs carry no collection (the first run, before a worker made one). */
+  alias: string;
   force?: boolean;
   /** How often the run record is read back while following it (default 250 ms). */
   followIntervalMs?: number;
@@ -179,9 +181,10 @@ export class JobQueue implements WorkQueue {
     const remembered = this.remembered(run.id);
     let missing = remembered.uris;
     let checked = false;
-    if (this.o.store && run.collection) {
+    if (this.o.store) {
       try {
-        const collection = run.collection;
+        // Queries through the alias reach the collection the jobs without one were stored in.
+        const collection = run.collection ?? this.o.alias;
         const stored = await storedVersions(this.o.store.client, collection, missing.map((m) => pointId(m.uri)), { storeUrl: this.o.store.url });
         missing = missing.filter((m) => stored.get(pointId(m.uri))?.contentHash !== m.version);
         checked = true;

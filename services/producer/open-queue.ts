@@ -81,6 +81,7 @@ export async function openWorkQueue(config: Config, options: OpenWorkQueueOption
         ctx,
         model: (await inspectModel(config.model)).modelId,
         store,
+        alias: config.store.collection,
         force: options.force,
         wait: options.wait,
         followIntervalMs: options.followIntervalMs,

@@ -95,6 +95,7 @@ const envSchema = z.object({
   QUEUE_PREFIX: z.string().min(1).default('clipstream'),
   QUEUE_MAX_WAITING: int(1, 100_000_000).default(10_000),
   WORKER_CONCURRENCY: int(1, 4096).default(64),
+  WORKER_SHUTDOWN_GRACE_MS: int(0, 3_600_000).default(30_000),
   // S3
   S3_ENDPOINT: optionalString.pipe(url.optional()),
   S3_REGION: z.string().min(1).default('us-east-1'),
@@ -158,7 +159,14 @@ export interface Config {
     /** Extra payload indexes (besides clipstream's own), e.g. `fields.brand` or `fields.price:float`. */
     payloadIndexes: { field: string; type: PayloadIndexType }[];
   };
-  queue: { redisUrl?: string; prefix: string; maxWaiting: number; workerConcurrency: number };
+  queue: {
+    redisUrl?: string;
+    prefix: string;
+    maxWaiting: number;
+    workerConcurrency: number;
+    /** How long a stopping worker waits for its jobs in flight before it closes anyway. */
+    shutdownGraceMs: number;
+  };
   runs: {
     /** How long a source's lease outlives a crashed run. */
     leaseMs: number;
@@ -248,7 +256,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       payloadIndexes: e.PAYLOAD_INDEXES ?? [],
     },
     runs: { leaseMs: e.RUN_LEASE_MS, maxDeleteShare: e.SYNC_MAX_DELETE_SHARE, keepVersions: e.REBUILD_KEEP_VERSIONS },
-    queue: { redisUrl: e.REDIS_URL, prefix: e.QUEUE_PREFIX, maxWaiting: e.QUEUE_MAX_WAITING, workerConcurrency: e.WORKER_CONCURRENCY },
+    queue: {
+      redisUrl: e.REDIS_URL,
+      prefix: e.QUEUE_PREFIX,
+      maxWaiting: e.QUEUE_MAX_WAITING,
+      workerConcurrency: e.WORKER_CONCURRENCY,
+      shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
+    },
     s3: { endpoint: e.S3_ENDPOINT, region: e.S3_REGION, forcePathStyle: e.S3_FORCE_PATH_STYLE, concurrency: e.S3_CONCURRENCY },
     server: {
       host: e.HOST,

@@ -107,7 +107,10 @@ export async function closeRedis(redis: Redis): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
-  await ended;
+  // A connection caught between reconnect attempts may never emit 'end': do not wait for it forever.
+  let endTimer: NodeJS.Timeout | undefined;
+  await Promise.race([ended, new Promise<void>((resolve) => (endTimer = setTimeout(resolve, 1_000)))]);
+  clearTimeout(endTimer);
 }
 
 /**

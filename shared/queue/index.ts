@@ -24,7 +24,7 @@ export interface QueueContext {
 }
 
 export async function openQueues(
-  queue: Config['queue'],
+  queue: Pick<Config['queue'], 'redisUrl' | 'prefix' | 'maxWaiting'>,
   options: RedisConnectOptions & { runs?: IngestRunsOptions } = {},
 ): Promise<QueueContext> {
   if (!queue.redisUrl) {

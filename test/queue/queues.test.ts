@@ -149,11 +149,11 @@ test('Redis unreachable: QUEUE_UNAVAILABLE after bounded retries, naming the URL
     return true;
   });
   assert.equal(redactRedisUrl('redis://user:pw@h:6379'), 'redis://user:***@h:6379');
-  await assert.rejects(openQueues({ prefix: 'x', maxWaiting: 1, workerConcurrency: 1 }), (e) => isClipstreamError(e, 'CONFIG_INVALID'));
+  await assert.rejects(openQueues({ prefix: 'x', maxWaiting: 1 }), (e) => isClipstreamError(e, 'CONFIG_INVALID'));
 });
 
 test('openQueues from config: queues under QUEUE_PREFIX, and close leaves no connection behind', async () => {
-  const ctx = await openQueues({ redisUrl: r.url, prefix: `${r.prefix}:ctx`, maxWaiting: 7, workerConcurrency: 1 });
+  const ctx = await openQueues({ redisUrl: r.url, prefix: `${r.prefix}:ctx`, maxWaiting: 7 });
   await enqueueItem(ctx.queues, 'run-ctx', image('ctx/a.jpg'));
   assert.ok((await r.keys()).some((k) => k.startsWith(`${r.prefix}:ctx:${QUEUE_NAMES.image}:`)));
   assert.equal(ctx.maxWaiting, 7);

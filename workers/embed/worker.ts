@@ -50,6 +50,19 @@ export interface EmbedWorkerOptions {
   pipeline?: Omit<OpenPipelineOptions, 'encoder' | 'store'>;
   /** One line per noteworthy event (start, retry, failure, shutdown). */
   log?: (line: string) => void;
+  /** How long `close()` waits for jobs in flight (default WORKER_SHUTDOWN_GRACE_MS). */
+  shutdownGraceMs?: number;
+}
+
+/** Whether `work` settled within `ms` (its outcome is not awaited beyond that). */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true as const, () => true as const), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface EmbedWorkerStats {
@@ -169,6 +182,7 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
   log(`worker ${process.pid}: consuming ${modalities.map((m) => QUEUE_NAMES[m]).join(', ')} (concurrency ${concurrency} per queue), model ${options.encoder.model.modelId}, store ${options.store.url}`);
 
   let closing: Promise<void> | undefined;
+  const graceMs = options.shutdownGraceMs ?? config.queue.shutdownGraceMs;
   return {
     modalities,
     pipeline,
@@ -177,8 +191,16 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
       closing ??= (async () => {
         // Worker.close() stops fetching and waits for active jobs, whose points the upserter
         // must still store: it keeps flushing meanwhile.
-        await Promise.all(workers.map((w) => w.close()));
-        await pipeline.close();
+        const graceful = Promise.all(workers.map((w) => w.close())).then(() => pipeline.close());
+        // With Redis unreachable the jobs in flight can never be acknowledged: give up after the grace period.
+        if (!(await within(graceful, graceMs))) {
+          log(
+            `shutdown: the jobs in flight were not acknowledged within ${graceMs} ms (WORKER_SHUTDOWN_GRACE_MS; is Redis reachable?); ` +
+              'closing anyway: their locks expire and they return to the queue',
+          );
+          await within(Promise.all(workers.map((w) => w.close(true).catch(() => {}))), 2_000);
+          void pipeline.close().catch(() => {});
+        }
         if (!options.redis) await closeRedis(redis);
       })();
       return closing;
