@@ -10,19 +10,24 @@
  *   GET  /v1/collections            size, schema and model versions
  *   GET  /healthz  /readyz  /metrics  /openapi.json  /docs
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import fastifyMultipart from '@fastify/multipart';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config/index.ts';
 import { ClipstreamError } from '../../shared/errors.ts';
 import { loadCalibration, type LoadedCalibration } from '../../shared/store/calibrate.ts';
 import { resolveAlias, SCHEMA_VERSION } from '../../shared/store/schema.ts';
-import { errorAnswer, withDeadline } from './http-errors.ts';
+import type { ResolveHost } from './address-policy.ts';
+import { hasApiKey, publicRoutes, requireApiKey } from './auth.ts';
+import { errorAnswer, errorBody, withDeadline, writeClientError } from './http-errors.ts';
+import { ImageUrlFetcher } from './image-url.ts';
+import { useStrictJson } from './json-body.ts';
+import { shedUnderLoad } from './load-shedding.ts';
 import { QueryMetrics } from './metrics.ts';
 import { readMultipartSearch } from './multipart.ts';
 import { PAGE_CSP, searchPage } from './page.ts';
@@ -36,6 +41,7 @@ import {
   type SearchRequest,
 } from './schemas.ts';
 import { QuerySearcher, storeError, type QueryEncoder, type StoreHandle } from './search.ts';
+import { RAW_SECURITY_HEADERS, securityHeaders } from './security-headers.ts';
 import { ThumbnailService } from './thumbnails.ts';
 
 export interface QueryAppDeps {
@@ -50,6 +56,10 @@ export interface QueryAppDeps {
   logger?: boolean | { level: string };
   /** Process metrics (CPU, memory, event loop) in /metrics; off by default so tests stay quiet. */
   defaultMetrics?: boolean;
+  /** DNS for image URLs (tests point names at chosen addresses); the system resolver by default. */
+  resolveHost?: ResolveHost;
+  /** How often the event-loop delay is sampled for load shedding (default 1 s). */
+  pressureSampleIntervalMs?: number;
 }
 
 declare module 'fastify' {
@@ -75,21 +85,6 @@ function validators() {
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : url).compile(schema);
 }
 
-function apiKeyMatches(expected: string, given: string | undefined): boolean {
-  if (!given) return false;
-  // Comparing digests keeps the comparison constant-time whatever the lengths.
-  const a = createHash('sha256').update(expected).digest();
-  const b = createHash('sha256').update(given).digest();
-  return timingSafeEqual(a, b);
-}
-
-function presentedKey(request: FastifyRequest): string | undefined {
-  const header = request.headers['x-api-key'];
-  if (typeof header === 'string') return header;
-  const auth = request.headers.authorization;
-  return auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : undefined;
-}
-
 export async function buildQueryApp(deps: QueryAppDeps): Promise<FastifyInstance> {
   const { config, encoder, store } = deps;
   const limits = config.server.query;
@@ -97,12 +92,20 @@ export async function buildQueryApp(deps: QueryAppDeps): Promise<FastifyInstance
   const collection = config.store.collection;
   const calibration = deps.calibration ?? loadCalibration(config.store.dataDir, dims);
   const metrics = new QueryMetrics({ defaultMetrics: deps.defaultMetrics });
-  const searcher = new QuerySearcher({ encoder, store, collection, dims, limits, calibration, metrics });
+  const imageUrls = new ImageUrlFetcher({
+    allow: limits.imageUrlAllow,
+    privateNets: limits.imageUrlPrivateNets,
+    maxBytes: limits.maxImageBytes,
+    timeoutMs: limits.timeoutMs,
+    ...(deps.resolveHost ? { resolve: deps.resolveHost } : {}),
+  });
+  const searcher = new QuerySearcher({ encoder, store, collection, dims, limits, calibration, metrics, imageUrls });
   let s3 = deps.s3;
   const thumbnails = new ThumbnailService({
     maxSourceBytes: config.encoder.imageMaxBytes,
     maxSourcePixels: config.encoder.imageMaxPixels,
     s3: async () => (s3 ??= (await import('../../shared/sources/s3.ts')).createS3Client(config.s3)),
+    roots: limits.thumbnailRoots,
   });
 
   const app = Fastify({
@@ -111,11 +114,30 @@ export async function buildQueryApp(deps: QueryAppDeps): Promise<FastifyInstance
     bodyLimit: Math.ceil((limits.maxImageBytes * 4) / 3) + 64 * 1024,
     return503OnClosing: true,
     ajv: { customOptions: { allowUnionTypes: true } },
+    // Slow or stalled clients are cut off: the body by requestTimeout (408), headers by
+    // headersTimeout, and a socket silent both ways for longer than a request may take to
+    // arrive and be answered (an image fetch, an encode and store calls, each at its deadline).
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.requestTimeoutMs + 4 * limits.timeoutMs + 1000,
+    http: {
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      // Node checks both timeouts this often (default 30 s, which would stretch a 10 s limit to 40 s).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    },
+    clientErrorHandler: (err, socket) => writeClientError(socket, err, RAW_SECURITY_HEADERS),
   });
+  app.server.maxConnections = limits.maxConnections;
+  app.addHook('onClose', async () => imageUrls.close());
   app.setValidatorCompiler(validators());
+  useStrictJson(app);
   app.decorate('queryMetrics', metrics);
   app.decorate('querySearcher', searcher);
   app.decorateRequest('queryImage', undefined);
+
+  // Order matters: these hooks run for every route and the 404 handler, in this order.
+  await securityHeaders(app);
+  await shedUnderLoad(app, { maxEventLoopDelayMs: limits.maxEventLoopDelayMs, sampleIntervalMs: deps.pressureSampleIntervalMs, metrics });
+  requireApiKey(app, config.server.apiKey);
 
   await app.register(fastifyMultipart, {
     limits: { fileSize: limits.maxImageBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 24 },
@@ -133,13 +155,14 @@ export async function buildQueryApp(deps: QueryAppDeps): Promise<FastifyInstance
       ...(config.server.apiKey ? { security: [{ apiKey: [] }] } : {}),
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-
-  app.addHook('onRequest', async (request) => {
-    if (!config.server.apiKey || !request.url.startsWith('/v1/')) return;
-    if (!apiKeyMatches(config.server.apiKey, presentedKey(request))) {
-      throw new ClipstreamError('UNAUTHORIZED', 'missing or wrong API key (send it as the x-api-key header or Authorization: Bearer)');
-    }
+  await app.register(async (docs) => {
+    publicRoutes(docs);
+    await docs.register(fastifySwaggerUi, {
+      routePrefix: '/docs',
+      // Its own policy, with hashes for its inline parts; without upgrade-insecure-requests, which would break it on plain HTTP.
+      staticCSP: true,
+      transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+    });
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -150,52 +173,69 @@ export async function buildQueryApp(deps: QueryAppDeps): Promise<FastifyInstance
     metrics.errors.inc({ cause: answer.code });
     if (answer.status >= 500) request.log.error({ err }, answer.message);
     if (answer.status === 503) reply.header('retry-after', '5');
-    return reply.status(answer.status).send({ error: { code: answer.code, status: answer.status, message: answer.message } });
+    return reply.status(answer.status).send(errorBody(answer));
   });
   app.setNotFoundHandler(async (request, reply) => {
     metrics.errors.inc({ cause: 'NOT_FOUND' });
-    return reply.status(404).send({ error: { code: 'NOT_FOUND', status: 404, message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+    return reply.status(404).send(errorBody({ code: 'NOT_FOUND', status: 404, message: `no route ${request.method} ${request.url.split('?')[0]}` }));
   });
 
   const storeCall = <T>(operation: string, fn: () => Promise<T>) => searcher.storeCall(operation, fn);
   const errorResponses = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 413: errorSchema, 503: errorSchema };
 
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => {
+  const operations = { public: true, shed: false } as const;
+  app.get('/', { schema: { hide: true }, config: { public: true } }, async (_request, reply) => {
     return reply.type('text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).header('cache-control', 'no-cache').send(searchPage());
   });
 
-  app.get('/healthz', { schema: { tags: ['operations'], summary: 'the process is alive' } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'the process is alive', security: [] }, config: operations }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { tags: ['operations'], summary: 'model loaded and store reachable (503 with reasons otherwise)' } }, async (_request, reply) => {
-    const checks: Record<string, string> = {};
-    let ready = true;
-    checks.model = encoder.model?.modelId ? `ok: ${encoder.model.modelId}${encoder.model.isTestModel ? ' [TEST MODEL]' : ''}` : 'not loaded';
-    if (!encoder.model?.modelId) ready = false;
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'model loaded and store reachable (503 otherwise); the reasons only with the API key',
+        security: [],
+      },
+      config: operations,
+    },
+    async (request, reply) => {
+      const checks = await readiness();
+      const ready = Object.values(checks).every((c) => c.ok);
+      const body = { status: ready ? 'ready' : 'not ready' };
+      // The reasons name the model and the store: for callers who may see them, else only the verdict.
+      const detailed = hasApiKey(config.server.apiKey, request);
+      return reply.status(ready ? 200 : 503).send(detailed ? { ...body, checks: Object.fromEntries(Object.entries(checks).map(([k, c]) => [k, c.detail])) } : body);
+    },
+  );
+
+  async function readiness(): Promise<Record<'model' | 'store', { ok: boolean; detail: string }>> {
+    const model = encoder.model?.modelId
+      ? { ok: true, detail: `ok: ${encoder.model.modelId}${encoder.model.isTestModel ? ' [TEST MODEL]' : ''}` }
+      : { ok: false, detail: 'not loaded' };
+    const ms = Math.min(limits.timeoutMs, 3000);
     try {
       const info = await withDeadline(
         store.client.getCollection(collection),
-        Math.min(limits.timeoutMs, 3000),
-        () => new ClipstreamError('STORE_UNAVAILABLE', `store at ${store.url} did not answer within ${Math.min(limits.timeoutMs, 3000)} ms`),
+        ms,
+        () => new ClipstreamError('STORE_UNAVAILABLE', `store at ${store.url} did not answer within ${ms} ms`),
       );
       const stored = (info.config.metadata as { model?: unknown } | null | undefined)?.model;
       if (typeof stored === 'string' && encoder.model && stored !== encoder.model.modelId) {
-        ready = false;
-        checks.store = `collection ${collection} holds vectors of ${stored}, but queries are encoded with ${encoder.model.modelId}`;
-      } else {
-        checks.store = `ok: ${collection} (${info.points_count ?? 0} points)`;
+        return { model, store: { ok: false, detail: `collection ${collection} holds vectors of ${stored}, but queries are encoded with ${encoder.model.modelId}` } };
       }
+      return { model, store: { ok: true, detail: `ok: ${collection} (${info.points_count ?? 0} points)` } };
     } catch (err) {
-      ready = false;
-      checks.store = storeError(err, store.url, 'readiness check', collection).message;
+      return { model, store: { ok: false, detail: storeError(err, store.url, 'readiness check', collection).message } };
     }
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
-  });
+  }
 
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics', security: [] }, config: operations }, async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
 
   app.post(
     '/v1/search',

@@ -15,6 +15,7 @@ export class QueryMetrics {
   readonly candidates: Histogram<'stage'>;
   readonly errors: Counter<'cause'>;
   readonly cache: Counter<'kind' | 'result'>;
+  readonly shed: Counter<'reason'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -56,6 +57,12 @@ export class QueryMetrics {
       name: 'clipstream_query_embedding_cache_total',
       help: 'Query embedding cache lookups by kind (text, image) and result (hit, miss)',
       labelNames: ['kind', 'result'],
+      registers,
+    });
+    this.shed = new Counter({
+      name: 'clipstream_query_shed_total',
+      help: 'Requests refused with 503 + Retry-After to shed load, by reason (event_loop, encoder_queue)',
+      labelNames: ['reason'],
       registers,
     });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'clipstream_query_' });

@@ -81,7 +81,7 @@ export function searchBodySchema(limits: SchemaLimits) {
       modality: { type: 'string', enum: ['image', 'text', 'any'], default: 'any', description: 'which points to return' },
       filter: searchFilterSchema,
       limit: { type: 'integer', minimum: 1, maximum: limits.maxLimit, default: 10, description: 'hits (or groups) to return' },
-      offset: { type: 'integer', minimum: 0, maximum: limits.maxLimit * 10, default: 0 },
+      offset: { type: 'integer', minimum: 0, maximum: limits.maxLimit - 1, default: 0, description: 'hits to skip; offset + limit ≤ QUERY_MAX_LIMIT' },
       group_by: { type: 'string', enum: ['product'], description: 'group hits by product_id' },
       group_size: { type: 'integer', minimum: 1, maximum: limits.maxGroupSize, default: 3, description: 'hits per group' },
       stages: {
