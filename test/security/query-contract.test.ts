@@ -68,6 +68,13 @@ test('__proto__ and constructor.prototype keys are refused, saying which key and
     assert.match(e.message, reason, body);
     assert.doesNotMatch(e.message, /not valid JSON/);
   }
+  // Multipart form fields that carry JSON are held to the same rule.
+  const form = new FormData();
+  form.append('text', 'red');
+  form.append('filter', '{"fields":{"__proto__":{"x":1}}}');
+  const multipart = await app.inject({ method: 'POST', url: '/v1/search', payload: form });
+  assert.equal(multipart.statusCode, 400, multipart.body);
+  assert.match(error(multipart.body).message, /form field filter has the key "fields\.__proto__", which is refused/);
   // A record field called "constructor" is an ordinary field: only one holding "prototype" is refused.
   const field = await post('{"text":"red","filter":{"fields":{"constructor":"acme"}}}');
   assert.equal(field.statusCode, 503, field.body);
