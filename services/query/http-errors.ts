@@ -5,7 +5,9 @@
  */
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import { ClipstreamError, type ErrorCode } from '../../shared/errors.ts';
+import type { QueryMetrics } from './metrics.ts';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   BAD_REQUEST: 400,
@@ -88,6 +90,21 @@ export function errorAnswer(err: unknown): ErrorAnswer {
     if (answer) return answer;
   }
   return { status: 500, code: 'INTERNAL', message: 'internal error' };
+}
+
+/** Every failure and every unmatched route of `app` answers the envelope, counted by cause; 503s say when to retry. */
+export function answerErrors(app: FastifyInstance, metrics: QueryMetrics): void {
+  app.setErrorHandler(async (err, request, reply) => {
+    const answer = errorAnswer(err);
+    metrics.errors.inc({ cause: answer.code });
+    if (answer.status >= 500) request.log.error({ err }, answer.message);
+    if (answer.status === 503) reply.header('retry-after', '5');
+    return reply.status(answer.status).send(errorBody(answer));
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    metrics.errors.inc({ cause: 'NOT_FOUND' });
+    return reply.status(404).send(errorBody({ code: 'NOT_FOUND', status: 404, message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+  });
 }
 
 /**
