@@ -14,8 +14,12 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       '\nThe store is QDRANT_URL, or the embedded store under DATA_DIR when unset. Set API_KEY to require\n' +
-        'an x-api-key header on /v1/*. Limits: QUERY_MAX_TEXT_CHARS, QUERY_MAX_IMAGE_BYTES, QUERY_MAX_IMAGE_PIXELS,\n' +
-        'QUERY_MAX_LIMIT, QUERY_TIMEOUT_MS; image URLs are fetched only from QUERY_IMAGE_URL_ALLOW hosts.\n' +
+        'an x-api-key header on every route but the page, health, metrics and docs. Limits: QUERY_MAX_TEXT_CHARS,\n' +
+        'QUERY_MAX_IMAGE_BYTES, QUERY_MAX_IMAGE_PIXELS, QUERY_MAX_LIMIT, QUERY_TIMEOUT_MS; slow clients:\n' +
+        'QUERY_REQUEST_TIMEOUT_MS, QUERY_HEADERS_TIMEOUT_MS, QUERY_MAX_CONNECTIONS; load shedding:\n' +
+        'QUERY_MAX_EVENT_LOOP_DELAY_MS, QUERY_MAX_PENDING_ENCODES. Image URLs are fetched only from\n' +
+        'QUERY_IMAGE_URL_ALLOW hosts at public addresses (QUERY_IMAGE_URL_PRIVATE_NETS for more); thumbnails read\n' +
+        'local files only under QUERY_THUMBNAIL_ROOTS, or without any symbolic link when unset. See SECURITY.md.\n' +
         'Example:\n  clipstream serve --port 8080\n  curl -s localhost:8080/v1/search -H content-type:application/json -d \'{"text":"rote Schuhe"}\'',
     )
     .action(async (opts: { host?: string; port?: string; allowTestModel?: boolean; log?: boolean }) => {

@@ -16,91 +16,67 @@
  * `fields.<name>` addresses the record's own fields, stored under payload `fields`.
  */
 import type { Schemas } from '@qdrant/js-client-rest';
+import { Type, type Static } from 'typebox';
 import { ClipstreamError } from '../../shared/errors.ts';
-
-export type Scalar = string | number | boolean;
-export interface RangeCondition {
-  gt?: number;
-  gte?: number;
-  lt?: number;
-  lte?: number;
-}
-export interface SetCondition {
-  any?: Array<string | number>;
-  except?: Array<string | number>;
-}
-export type FieldCondition = Scalar | Array<string | number> | RangeCondition | SetCondition;
-
-export interface FilterConditions {
-  lang?: string | string[];
-  product_id?: string | string[];
-  fields?: Record<string, FieldCondition>;
-}
-export interface SearchFilter extends FilterConditions {
-  not?: FilterConditions;
-}
-
-export type Modality = 'image' | 'text' | 'any';
-export type QdrantFilter = Schemas['Filter'];
-type QdrantCondition = Schemas['Condition'];
 
 /** Field names are plain identifiers (dots for nesting), so a filter can only reach `fields.*`. */
 export const FIELD_NAME = '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$';
 const FIELD_NAME_RE = new RegExp(FIELD_NAME);
 const MAX_SET = 256;
 
-const keywordOrList = {
-  anyOf: [
-    { type: 'string', minLength: 1, maxLength: 256 },
-    { type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 }, minItems: 1, maxItems: MAX_SET },
-  ],
-} as const;
+const keyword = Type.String({ minLength: 1, maxLength: 256 });
+const keywordOrList = (description: string) => Type.Union([keyword, Type.Array(keyword, { minItems: 1, maxItems: MAX_SET })], { description });
 
-const setItems = { type: 'array', items: { type: ['string', 'number'] }, minItems: 1, maxItems: MAX_SET } as const;
+export type Scalar = string | number | boolean;
+const setItems = (description?: string) =>
+  Type.Array(Type.Unsafe<string | number>({ type: ['string', 'number'] }), { minItems: 1, maxItems: MAX_SET, ...(description ? { description } : {}) });
 
-const fieldCondition = {
-  anyOf: [
-    { type: ['string', 'number', 'boolean'], description: 'exact match' },
-    { ...setItems, description: 'keyword set: any of' },
-    {
-      type: 'object',
-      description: 'numeric range',
-      properties: { gt: { type: 'number' }, gte: { type: 'number' }, lt: { type: 'number' }, lte: { type: 'number' } },
-      additionalProperties: false,
-      minProperties: 1,
-    },
-    {
-      type: 'object',
-      description: 'keyword set: any of / none of',
-      properties: { any: setItems, except: setItems },
-      additionalProperties: false,
-      minProperties: 1,
-    },
-  ],
-} as const;
+const rangeCondition = Type.Object(
+  { gt: Type.Optional(Type.Number()), gte: Type.Optional(Type.Number()), lt: Type.Optional(Type.Number()), lte: Type.Optional(Type.Number()) },
+  { description: 'numeric range', additionalProperties: false, minProperties: 1 },
+);
+const setCondition = Type.Object(
+  { any: Type.Optional(setItems()), except: Type.Optional(setItems()) },
+  { description: 'keyword set: any of / none of', additionalProperties: false, minProperties: 1 },
+);
+const fieldCondition = Type.Union([
+  Type.Unsafe<Scalar>({ type: ['string', 'number', 'boolean'], description: 'exact match' }),
+  setItems('keyword set: any of'),
+  rangeCondition,
+  setCondition,
+]);
+export type RangeCondition = Static<typeof rangeCondition>;
+export type SetCondition = Static<typeof setCondition>;
+export type FieldCondition = Static<typeof fieldCondition>;
 
 const conditions = {
-  lang: { ...keywordOrList, description: 'language code(s) of text items, e.g. "de" or ["de","en"]' },
-  product_id: { ...keywordOrList, description: 'product id(s)' },
-  fields: {
-    type: 'object',
-    description: "the record's own fields (payload `fields`): exact value, list (any of), {any|except: [...]}, or {gt|gte|lt|lte: n}",
-    propertyNames: { pattern: FIELD_NAME, maxLength: 128 },
-    additionalProperties: fieldCondition,
-    maxProperties: 32,
-  },
-} as const;
+  lang: Type.Optional(keywordOrList('language code(s) of text items, e.g. "de" or ["de","en"]')),
+  product_id: Type.Optional(keywordOrList('product id(s)')),
+  // Keys are field names checked by pattern (propertyNames), which a Record type would not express.
+  fields: Type.Optional(
+    Type.Unsafe<Record<string, FieldCondition>>({
+      type: 'object',
+      description: "the record's own fields (payload `fields`): exact value, list (any of), {any|except: [...]}, or {gt|gte|lt|lte: n}",
+      propertyNames: { pattern: FIELD_NAME, maxLength: 128 },
+      additionalProperties: fieldCondition,
+      maxProperties: 32,
+    }),
+  ),
+};
+const filterConditions = Type.Object(conditions, { additionalProperties: false });
 
 /** JSON schema of `SearchFilter`, used for validation and the OpenAPI document. */
-export const searchFilterSchema = {
-  type: 'object',
-  description: 'Conditions all of which must hold; `not` holds conditions any of which excludes a point.',
-  properties: {
-    ...conditions,
-    not: { type: 'object', properties: conditions, additionalProperties: false },
-  },
-  additionalProperties: false,
-} as const;
+export const searchFilterSchema = Type.Object(
+  { ...conditions, not: Type.Optional(filterConditions) },
+  { description: 'Conditions all of which must hold; `not` holds conditions any of which excludes a point.', additionalProperties: false },
+);
+export type FilterConditions = Static<typeof filterConditions>;
+export type SearchFilter = Static<typeof searchFilterSchema>;
+
+export const MODALITIES = ['image', 'text', 'any'] as const;
+export type Modality = (typeof MODALITIES)[number];
+export type QdrantFilter = Schemas['Filter'];
+type QdrantCondition = Schemas['Condition'];
 
 function isRange(c: object): c is RangeCondition {
   return ['gt', 'gte', 'lt', 'lte'].some((k) => k in c);

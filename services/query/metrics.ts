@@ -2,6 +2,7 @@
  * Prometheus metrics of one query service instance. Each app owns its registry (not prom-client's
  * global one) so several instances — tests, the benchmark — never share or double-register series.
  */
+import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -15,6 +16,7 @@ export class QueryMetrics {
   readonly candidates: Histogram<'stage'>;
   readonly errors: Counter<'cause'>;
   readonly cache: Counter<'kind' | 'result'>;
+  readonly shed: Counter<'reason'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -58,6 +60,20 @@ export class QueryMetrics {
       labelNames: ['kind', 'result'],
       registers,
     });
+    this.shed = new Counter({
+      name: 'clipstream_query_shed_total',
+      help: 'Requests refused with 503 + Retry-After to shed load, by reason (event_loop, encoder_queue)',
+      labelNames: ['reason'],
+      registers,
+    });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'clipstream_query_' });
   }
+}
+
+/** Observes every answer of `app` in `requestSeconds`, by the route that matched (not the raw URL: bounded labels). */
+export function recordRequests(app: FastifyInstance, metrics: QueryMetrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requestSeconds.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
 }

@@ -6,6 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { ClipstreamError } from '../../shared/errors.ts';
+import { poisonedKey } from './json-body.ts';
 
 const INTEGER_FIELDS = new Set(['limit', 'offset', 'group_size']);
 const BOOLEAN_FIELDS = new Set(['exact', 'with_payload']);
@@ -30,11 +31,16 @@ function parseField(name: string, value: string): unknown {
 }
 
 function parseJson(name: string, value: string): unknown {
+  let parsed: unknown;
   try {
-    return JSON.parse(value);
+    parsed = JSON.parse(value);
   } catch (err) {
     throw new ClipstreamError('BAD_REQUEST', `form field ${name} is not valid JSON: ${(err as Error).message}`);
   }
+  // The same refusal as for a JSON body: a form is no way around it.
+  const poisoned = poisonedKey(parsed);
+  if (poisoned) throw new ClipstreamError('BAD_REQUEST', `form field ${name} has the key ${poisoned}, which is refused: it could change object prototypes`);
+  return parsed;
 }
 
 /** Reads every part; a file part is accepted only under the field name `image`. */

@@ -1,24 +1,12 @@
 /**
- * The HTTP contract, declared once: Fastify validates requests against these schemas and the
- * OpenAPI document is generated from them, so the docs cannot drift from what is enforced.
+ * The HTTP contract, declared once in TypeBox: Fastify validates requests against these schemas
+ * (with the service's Ajv), the OpenAPI document is generated from them, and the type provider
+ * gives handlers request types inferred from the very same schemas, so the docs, the checks and
+ * the code cannot drift apart.
  */
-import { searchFilterSchema, type Modality, type SearchFilter } from './filter.ts';
-
-export interface SearchRequest {
-  text?: string;
-  image?: { base64?: string; url?: string };
-  point_id?: string;
-  modality?: Modality;
-  filter?: SearchFilter;
-  limit?: number;
-  offset?: number;
-  group_by?: 'product';
-  group_size?: number;
-  /** Candidates kept by each coarse stage, smallest dim first: [L1, L2] for dims 64/256/1024. */
-  stages?: number[];
-  exact?: boolean;
-  with_payload?: boolean;
-}
+import { Type, type Static } from 'typebox';
+import { MODALITIES, searchFilterSchema } from './filter.ts';
+import { stringEnum } from './schema-types.ts';
 
 export interface SchemaLimits {
   maxLimit: number;
@@ -26,137 +14,119 @@ export interface SchemaLimits {
   maxGroupSize: number;
 }
 
-const uuid = { type: 'string', format: 'uuid' } as const;
+const uuid = (description?: string) => Type.String({ format: 'uuid', ...(description ? { description } : {}) });
 
-export const errorSchema = {
-  type: 'object',
-  properties: {
-    error: {
-      type: 'object',
-      properties: {
-        code: { type: 'string', description: 'stable cause, e.g. BAD_REQUEST, TEXT_TOO_LONG, STORE_UNAVAILABLE' },
-        status: { type: 'integer' },
-        message: { type: 'string', description: 'what was wrong and why' },
-      },
-      required: ['code', 'status', 'message'],
-    },
-  },
-  required: ['error'],
-} as const;
+export const errorSchema = Type.Object({
+  error: Type.Object({
+    code: Type.String({ description: 'stable cause, e.g. BAD_REQUEST, TEXT_TOO_LONG, STORE_UNAVAILABLE' }),
+    status: Type.Integer(),
+    message: Type.String({ description: 'what was wrong and why' }),
+  }),
+});
 
-const payloadSchema = {
+const payloadSchema = Type.Unsafe<Record<string, unknown>>({
   type: 'object',
   additionalProperties: true,
   description: 'the point payload: modality, source, product_id, lang, title, text, model, fields, …',
-} as const;
+});
 
-export const hitSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    score: { type: 'number', description: 'cosine similarity at the final (1024-d) stage' },
-    payload: payloadSchema,
-    thumbnail: { type: 'string', description: 'service URL of a thumbnail (image points only)' },
-  },
-  required: ['id', 'score'],
-} as const;
+export const hitSchema = Type.Object({
+  id: Type.String(),
+  score: Type.Number({ description: 'cosine similarity at the final (1024-d) stage' }),
+  payload: Type.Optional(payloadSchema),
+  thumbnail: Type.Optional(Type.String({ description: 'service URL of a thumbnail (image points only)' })),
+});
 
 export function searchBodySchema(limits: SchemaLimits) {
-  return {
-    type: 'object',
-    description:
-      'Exactly one of `text`, `image` (or a multipart file field `image`) or `point_id`. ' +
-      'Multipart requests carry the other parameters as form fields (filter and stages as JSON text).',
-    properties: {
-      text: { type: 'string', minLength: 1, description: 'query in any language; the retrieval-query prefix is applied' },
-      image: {
-        type: 'object',
-        description: 'a query image: base64 bytes, or a URL (fetched only from allow-listed hosts)',
-        properties: { base64: { type: 'string', minLength: 1 }, url: { type: 'string', format: 'uri' } },
-        additionalProperties: false,
-        minProperties: 1,
-        maxProperties: 1,
-      },
-      point_id: { ...uuid, description: '"more like this": the stored point\'s vectors are the query; the point itself is excluded' },
-      modality: { type: 'string', enum: ['image', 'text', 'any'], default: 'any', description: 'which points to return' },
-      filter: searchFilterSchema,
-      limit: { type: 'integer', minimum: 1, maximum: limits.maxLimit, default: 10, description: 'hits (or groups) to return' },
-      offset: { type: 'integer', minimum: 0, maximum: limits.maxLimit * 10, default: 0 },
-      group_by: { type: 'string', enum: ['product'], description: 'group hits by product_id' },
-      group_size: { type: 'integer', minimum: 1, maximum: limits.maxGroupSize, default: 3, description: 'hits per group' },
-      stages: {
-        type: 'array',
-        items: { type: 'integer', minimum: 1, maximum: limits.maxStageCandidates },
-        minItems: 1,
-        maxItems: 8,
-        description:
-          'candidates kept by each coarse stage, smallest dim first ([L1, L2] for 64/256/1024, L1 ≥ L2 ≥ limit + offset); ' +
-          'default: the calibrated limits (DATA_DIR/calibration.json) or the built-in [400, 100]',
-      },
-      exact: { type: 'boolean', default: false, description: 'skip the coarse stages: exact full-dimension search (slow; for checks)' },
-      with_payload: { type: 'boolean', default: true },
+  return Type.Object(
+    {
+      text: Type.Optional(Type.String({ minLength: 1, description: 'query in any language; the retrieval-query prefix is applied' })),
+      image: Type.Optional(
+        Type.Object(
+          { base64: Type.Optional(Type.String({ minLength: 1 })), url: Type.Optional(Type.String({ format: 'uri' })) },
+          {
+            description: 'a query image: base64 bytes, or a URL (fetched only from allow-listed hosts)',
+            additionalProperties: false,
+            minProperties: 1,
+            maxProperties: 1,
+          },
+        ),
+      ),
+      point_id: Type.Optional(uuid('"more like this": the stored point\'s vectors are the query; the point itself is excluded')),
+      modality: Type.Optional(stringEnum(MODALITIES, { default: 'any', description: 'which points to return' })),
+      filter: Type.Optional(searchFilterSchema),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.maxLimit, default: 10, description: 'hits (or groups) to return' })),
+      offset: Type.Optional(Type.Integer({ minimum: 0, maximum: limits.maxLimit - 1, default: 0, description: 'hits to skip; offset + limit ≤ QUERY_MAX_LIMIT' })),
+      group_by: Type.Optional(stringEnum(['product'], { description: 'group hits by product_id' })),
+      group_size: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.maxGroupSize, default: 3, description: 'hits per group' })),
+      stages: Type.Optional(
+        Type.Array(Type.Integer({ minimum: 1, maximum: limits.maxStageCandidates }), {
+          minItems: 1,
+          maxItems: 8,
+          description:
+            'candidates kept by each coarse stage, smallest dim first ([L1, L2] for 64/256/1024, L1 ≥ L2 ≥ limit + offset); ' +
+            'default: the calibrated limits (DATA_DIR/calibration.json) or the built-in [400, 100]',
+        }),
+      ),
+      exact: Type.Optional(Type.Boolean({ default: false, description: 'skip the coarse stages: exact full-dimension search (slow; for checks)' })),
+      with_payload: Type.Optional(Type.Boolean({ default: true })),
     },
-    additionalProperties: false,
-  } as const;
+    {
+      description:
+        'Exactly one of `text`, `image` (or a multipart file field `image`) or `point_id`. ' +
+        'Multipart requests carry the other parameters as form fields (filter and stages as JSON text).',
+      additionalProperties: false,
+    },
+  );
 }
 
-export const searchResponseSchema = {
-  type: 'object',
-  properties: {
-    query: {
-      type: 'object',
-      properties: {
-        kind: { type: 'string', enum: ['text', 'image', 'point'] },
-        modality: { type: 'string' },
-        cached: { type: 'boolean', description: 'the query embedding came from the cache' },
-        mode: { type: 'string', enum: ['coarse_to_fine', 'exact'] },
-      },
-    },
-    model: { type: 'string' },
-    stages: {
-      type: 'object',
-      properties: {
-        dims: { type: 'array', items: { type: 'integer' } },
-        limits: { type: 'array', items: { type: 'integer' }, description: 'candidates per stage; the last is limit + offset' },
-        source: { type: 'string', enum: ['request', 'calibration', 'default'] },
-      },
-    },
-    hits: { type: 'array', items: hitSchema },
-    groups: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { product_id: { type: ['string', 'number'] }, hits: { type: 'array', items: hitSchema } },
-      },
-    },
-    timings: {
-      type: 'object',
-      properties: {
-        encode_ms: { type: 'number' },
-        search_ms: { type: 'number' },
-        total_ms: { type: 'number' },
-      },
-    },
-  },
-} as const;
+/** A search request as validated (defaults filled in by the validator are still optional here). */
+export type SearchRequest = Static<ReturnType<typeof searchBodySchema>>;
 
-export const itemResponseSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    payload: payloadSchema,
-    thumbnail: { type: 'string' },
-  },
-} as const;
+export const searchResponseSchema = Type.Object({
+  query: Type.Optional(
+    Type.Object({
+      kind: Type.Optional(stringEnum(['text', 'image', 'point'])),
+      modality: Type.Optional(Type.String()),
+      cached: Type.Optional(Type.Boolean({ description: 'the query embedding came from the cache' })),
+      mode: Type.Optional(stringEnum(['coarse_to_fine', 'exact'])),
+    }),
+  ),
+  model: Type.Optional(Type.String()),
+  stages: Type.Optional(
+    Type.Object({
+      dims: Type.Optional(Type.Array(Type.Integer())),
+      limits: Type.Optional(Type.Array(Type.Integer(), { description: 'candidates per stage; the last is limit + offset' })),
+      source: Type.Optional(stringEnum(['request', 'calibration', 'default'])),
+    }),
+  ),
+  hits: Type.Optional(Type.Array(hitSchema)),
+  groups: Type.Optional(
+    Type.Array(
+      Type.Object({
+        product_id: Type.Optional(Type.Unsafe<string | number>({ type: ['string', 'number'] })),
+        hits: Type.Optional(Type.Array(hitSchema)),
+      }),
+    ),
+  ),
+  timings: Type.Optional(
+    Type.Object({
+      encode_ms: Type.Optional(Type.Number()),
+      search_ms: Type.Optional(Type.Number()),
+      total_ms: Type.Optional(Type.Number()),
+    }),
+  ),
+});
 
-export const itemParamsSchema = {
-  type: 'object',
-  properties: { id: uuid },
-  required: ['id'],
-} as const;
+export const itemResponseSchema = Type.Object({
+  id: Type.Optional(Type.String()),
+  payload: Type.Optional(payloadSchema),
+  thumbnail: Type.Optional(Type.String()),
+});
 
-export const thumbnailQuerySchema = {
-  type: 'object',
-  properties: { size: { type: 'integer', minimum: 16, maximum: 1024, default: 256 } },
-  additionalProperties: false,
-} as const;
+export const itemParamsSchema = Type.Object({ id: uuid() });
+
+export const thumbnailQuerySchema = Type.Object(
+  { size: Type.Optional(Type.Integer({ minimum: 16, maximum: 1024, default: 256 })) },
+  { additionalProperties: false },
+);

@@ -27,7 +27,8 @@ import { httpStatus, isTransientStoreError, storeMessage } from '../../shared/st
 import { imageKey, normaliseQueryText, QueryEmbeddingCache, type QueryKind } from './cache.ts';
 import { toQdrantFilter, type Modality } from './filter.ts';
 import { withDeadline } from './http-errors.ts';
-import { checkImage, decodeBase64Image, fetchImageUrl } from './image-input.ts';
+import { checkImage, decodeBase64Image } from './image-input.ts';
+import type { ImageUrlFetcher } from './image-url.ts';
 import type { QueryMetrics } from './metrics.ts';
 import type { SearchRequest } from './schemas.ts';
 
@@ -62,6 +63,7 @@ export interface SearcherOptions {
   limits: Config['server']['query'];
   calibration: LoadedCalibration;
   metrics: QueryMetrics;
+  imageUrls: ImageUrlFetcher;
 }
 
 type ResolvedQuery =
@@ -72,6 +74,8 @@ export class QuerySearcher {
   readonly cache: QueryEmbeddingCache;
   readonly target: SearchTarget;
   private readonly fullDim: number;
+  /** Encodes this service has asked for and not yet had back (cache hits and shared encodes excluded). */
+  private pendingEncodes = 0;
 
   constructor(private readonly o: SearcherOptions) {
     this.cache = new QueryEmbeddingCache(o.limits.cacheSize, (kind, hit) => o.metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }));
@@ -88,6 +92,9 @@ export class QuerySearcher {
     if (grouped && offset > 0) throw new ClipstreamError('BAD_REQUEST', 'offset cannot be combined with group_by (page through groups by raising limit)');
     if (grouped && req.exact) throw new ClipstreamError('BAD_REQUEST', 'exact cannot be combined with group_by');
     if (req.exact && req.stages) throw new ClipstreamError('BAD_REQUEST', 'stages cannot be combined with exact (exact search has no coarse stages)');
+    if (offset + limit > this.o.limits.maxLimit) {
+      throw new ClipstreamError('BAD_REQUEST', `offset + limit is ${offset + limit}, over the ${this.o.limits.maxLimit}-hit window (QUERY_MAX_LIMIT)`);
+    }
 
     const query = await this.resolve(req, upload);
     const stages = this.stageLimits(req.stages, limit + offset);
@@ -169,21 +176,38 @@ export class QuerySearcher {
     let item: string;
     if (upload) [bytes, item] = [upload, 'uploaded image'];
     else if (req.image?.base64 !== undefined) [bytes, item] = [decodeBase64Image(req.image.base64, this.o.limits), 'image.base64'];
-    else [bytes, item] = [await fetchImageUrl(req.image!.url!, this.o.limits), req.image!.url!];
+    else [bytes, item] = [await this.o.imageUrls.fetch(req.image!.url!), req.image!.url!];
     await checkImage(bytes, this.o.limits, item);
     return this.encode('image', imageKey(bytes), () => this.o.encoder.encodeImage({ bytes, item }));
   }
 
   private async encode(kind: QueryKind, key: string, run: () => Promise<MatryoshkaVectors>): Promise<ResolvedQuery & { kind: QueryKind }> {
     const started = performance.now();
-    const { vectors, cached } = await this.cache.get(kind, key, () =>
-      withDeadline(run(), this.o.limits.timeoutMs, () => new ClipstreamError('ENCODER_OVERLOADED', `the encoder did not answer within ${this.o.limits.timeoutMs} ms`)),
-    );
+    const { vectors, cached } = await this.cache.get(kind, key, () => this.admitted(run));
     const encodeMs = performance.now() - started;
     if (!cached) this.o.metrics.encodeSeconds.observe({ kind }, encodeMs / 1000);
     const vector = vectors[this.fullDim];
     if (!vector) throw new ClipstreamError('VECTOR_INVALID', `the encoder gave no ${this.fullDim}-d vector`);
     return { kind, vector, cached, encodeMs };
+  }
+
+  /**
+   * Runs one encode if fewer than QUERY_MAX_PENDING_ENCODES are outstanding, else sheds the
+   * query at once: waiting behind a full encoder queue only turns into a timeout later, while a
+   * 503 with Retry-After now lets the client back off.
+   */
+  private async admitted(run: () => Promise<MatryoshkaVectors>): Promise<MatryoshkaVectors> {
+    const max = this.o.limits.maxPendingEncodes;
+    if (this.pendingEncodes >= max) {
+      this.o.metrics.shed.inc({ reason: 'encoder_queue' });
+      throw new ClipstreamError('ENCODER_OVERLOADED', `the encoder queue is full (${max} queries waiting, QUERY_MAX_PENDING_ENCODES); retry later`);
+    }
+    this.pendingEncodes++;
+    // Counted until the encoder is done with it, not until the deadline: a timed-out encode still occupies the encoder.
+    const encoding = Promise.resolve()
+      .then(run)
+      .finally(() => this.pendingEncodes--);
+    return withDeadline(encoding, this.o.limits.timeoutMs, () => new ClipstreamError('ENCODER_OVERLOADED', `the encoder did not answer within ${this.o.limits.timeoutMs} ms`));
   }
 
   /**

@@ -3,13 +3,15 @@
  * folder) and resized, so the browser never needs — or sees — store or S3 credentials. Only
  * sources of points that exist in the store can be served: the route looks the point up by id
  * and reads its `source`, so no client-chosen path or key ever reaches the file system or S3.
+ * A local file is read only if its real path, taken on every read, stays where it may: under
+ * QUERY_THUMBNAIL_ROOTS, or — when none are set — exactly at the indexed path, with no symbolic
+ * link on the way (a file swapped for a link after ingest is not followed out of the catalogue).
  */
-import { readFile, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { LRUCache } from 'lru-cache';
 import sharp from 'sharp';
 import { ClipstreamError } from '../../shared/errors.ts';
+import { readConfinedLocalBytes } from '../../shared/sources/local.ts';
 
 export interface Thumbnail {
   bytes: Buffer;
@@ -22,6 +24,8 @@ export interface ThumbnailOptions {
   maxSourcePixels: number;
   /** S3 client, created on first use (credentials from the SDK's default chain). */
   s3: () => Promise<S3Client>;
+  /** Folders local images may be read from (real paths are compared); empty: see readConfinedLocalBytes. */
+  roots: readonly string[];
   /** Bytes of thumbnails kept in memory. */
   cacheBytes?: number;
 }
@@ -60,19 +64,7 @@ export class ThumbnailService {
       const { fetchObjectBytes } = await import('../../shared/sources/s3.ts');
       return fetchObjectBytes(await this.o.s3(), source, { maxBytes: this.o.maxSourceBytes, retry: { attempts: 2 } });
     }
-    if (source.startsWith('file://')) {
-      const file = fileURLToPath(source);
-      let size: number;
-      try {
-        size = (await stat(file)).size;
-      } catch (err) {
-        throw new ClipstreamError('SOURCE_NOT_FOUND', `image file is gone: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { item: source });
-      }
-      if (size > this.o.maxSourceBytes) {
-        throw new ClipstreamError('IMAGE_TOO_LARGE', `image is ${size} bytes, over the ${this.o.maxSourceBytes}-byte limit`, { item: source });
-      }
-      return readFile(file);
-    }
+    if (source.startsWith('file://')) return readConfinedLocalBytes(source, { maxBytes: this.o.maxSourceBytes, roots: this.o.roots });
     throw new ClipstreamError('NOT_FOUND', 'no thumbnail for this kind of source', { item: source });
   }
 }

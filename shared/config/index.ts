@@ -115,6 +115,21 @@ const envSchema = z.object({
     .string()
     .optional()
     .transform((s) => (s ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),
+  // Query service: connection limits, load shedding, SSRF and thumbnail confinement
+  QUERY_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
+  QUERY_HEADERS_TIMEOUT_MS: int(1000, 3_600_000).default(10_000),
+  QUERY_MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
+  QUERY_MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(1000),
+  QUERY_MAX_PENDING_ENCODES: int(1, 1_000_000).default(128),
+  QUERY_IMAGE_URL_PRIVATE_NETS: z
+    .string()
+    .optional()
+    .transform((s) => (s ?? '').split(',').map((n) => n.trim()).filter((n) => n !== ''))
+    .pipe(z.array(z.string().regex(/^[0-9a-fA-F.:]+\/\d{1,3}$/, 'expected address/prefix, e.g. 10.0.0.0/8 or fd00::/8'))),
+  QUERY_THUMBNAIL_ROOTS: z
+    .string()
+    .optional()
+    .transform((s) => (s ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '').map((r) => path.resolve(r))),
   // Logging
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -190,6 +205,20 @@ export interface Config {
       cacheSize: number;
       /** Hosts whose image URLs may be fetched (empty: image URLs are refused). */
       imageUrlAllow: string[];
+      /** Whole request (headers and body) must arrive within this; slow bodies get 408. Headers get at most this too. */
+      requestTimeoutMs: number;
+      /** Headers must arrive within this. */
+      headersTimeoutMs: number;
+      /** Sockets beyond this are refused by the server. */
+      maxConnections: number;
+      /** Mean event-loop delay over which requests are shed with 503 (0: never). */
+      maxEventLoopDelayMs: number;
+      /** Query encodes waiting or running at once; beyond it a search is shed with 503. */
+      maxPendingEncodes: number;
+      /** CIDR ranges outside the public internet that image URLs may still connect to. */
+      imageUrlPrivateNets: string[];
+      /** Folders (absolute) whose files may be read for thumbnails; empty: only files reached without a symbolic link. */
+      thumbnailRoots: string[];
     };
   };
   logLevel: Env['LOG_LEVEL'];
@@ -276,6 +305,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         timeoutMs: e.QUERY_TIMEOUT_MS,
         cacheSize: e.QUERY_CACHE_SIZE,
         imageUrlAllow: e.QUERY_IMAGE_URL_ALLOW,
+        requestTimeoutMs: e.QUERY_REQUEST_TIMEOUT_MS,
+        headersTimeoutMs: e.QUERY_HEADERS_TIMEOUT_MS,
+        maxConnections: e.QUERY_MAX_CONNECTIONS,
+        maxEventLoopDelayMs: e.QUERY_MAX_EVENT_LOOP_DELAY_MS,
+        maxPendingEncodes: e.QUERY_MAX_PENDING_ENCODES,
+        imageUrlPrivateNets: e.QUERY_IMAGE_URL_PRIVATE_NETS,
+        thumbnailRoots: e.QUERY_THUMBNAIL_ROOTS,
       },
     },
     logLevel: e.LOG_LEVEL,

@@ -126,6 +126,8 @@ export interface OpenSourceOptions extends KeySelection {
   contentTypes?: readonly string[];
   productId?: ProductIdRule;
   records?: RecordReaderOptions;
+  /** Local folders: follow symbolic links to files outside the folder too (default: only those inside it). */
+  followSymlinks?: boolean;
   /** Parallel HEAD requests / file hashes. Default: `S3_CONCURRENCY` or 8 for local files. */
   concurrency?: number;
   /** Keys per S3 listing page. */
@@ -248,6 +250,7 @@ export function openSource(spec: SourceSpec | string, options: OpenSourceOptions
   async function* localFolder(root: string): AsyncGenerator<CatalogueItem | ItemFailure> {
     const walked = walkLocalFolder(root, options);
     const classified = mapConcurrent(walked, concurrency, async (entry): Promise<ImageObject | LocalEntry | ItemFailure> => {
+      if (entry.kind === 'refused') return { item: fileUri(entry.path), code: 'BAD_REQUEST', reason: entry.reason };
       if (entry.kind !== 'image') return entry;
       try {
         return await toLocalImageObject(entry, options);

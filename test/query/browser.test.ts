@@ -51,6 +51,11 @@ async function firstHitIs(product: string): Promise<{ id: string; product: strin
 test('typing queries in two languages and uploading an image bring the expected product first', async () => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // The page's policy has no 'unsafe-inline': anything it blocked would show here.
+  const blocked: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) blocked.push(m.text());
+  });
   await page.goto(`${service.url}/`);
   // The header shows the collection from /v1/collections, and the test-model warning.
   await page.waitForFunction(() => /items/.test(document.querySelector('#meta')?.textContent ?? ''));
@@ -93,4 +98,5 @@ test('typing queries in two languages and uploading an image bring the expected 
   mkdirSync(artefacts, { recursive: true });
   await page.screenshot({ path: path.join(artefacts, 'search-page.png'), fullPage: true });
   assert.deepEqual(errors, []);
+  assert.deepEqual(blocked, []);
 });

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import type { CatalogueItem, ImageObject, ItemFailure, TextRecord } from '../../shared/catalogue/types.ts';
 import { isClipstreamError } from '../../shared/errors.ts';
 import { isItemFailureEntry, openSource, parseSourceSpec, parseProductIdRule, productIdOf } from '../../shared/sources/index.ts';
-import { listLocalImages, readLocalBytes, walkLocalFolder } from '../../shared/sources/local.ts';
+import { listLocalImages, readConfinedLocalBytes, readLocalBytes, walkLocalFolder } from '../../shared/sources/local.ts';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'clipstream-local-'));
 test.after(() => rmSync(root, { recursive: true, force: true }));
@@ -126,4 +126,98 @@ test('product id rules', () => {
   assert.equal(productIdOf('sku=77/a.jpg', parseProductIdRule('regex:sku=(?<product>\\d+)/')), '77');
   assert.equal(productIdOf('products/AB12/front.jpg', parseProductIdRule('none')), undefined);
   assert.throws(() => parseProductIdRule('by-magic'), (e) => isClipstreamError(e, 'BAD_REQUEST'));
+});
+
+test('file symlinks: followed inside the folder, refused with a reason when they leave it, unless followSymlinks', async () => {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'clipstream-links-'));
+  try {
+    const write = (rel: string, content: string) => {
+      mkdirSync(path.dirname(path.join(base, rel)), { recursive: true });
+      writeFileSync(path.join(base, rel), content);
+    };
+    write('cat/products/P1/front.jpg', 'front');
+    write('outside/secret.jpg', 'secret');
+    write('outside/notes.txt', 'not a catalogue file');
+    symlinkSync(path.join(base, 'cat/products/P1/front.jpg'), path.join(base, 'cat/products/P1/alias.jpg'));
+    symlinkSync('../../../outside/secret.jpg', path.join(base, 'cat/products/P1/link.jpg'));
+    symlinkSync(path.join(base, 'outside/notes.txt'), path.join(base, 'cat/notes.txt'));
+    symlinkSync(path.join(base, 'nowhere.jpg'), path.join(base, 'cat/dangling.jpg'));
+    // The folder named through a link of its own: "inside" means inside its real path.
+    symlinkSync(path.join(base, 'cat'), path.join(base, 'cat-link'), 'dir');
+
+    for (const root of ['cat', 'cat-link']) {
+      const entries = await all(walkLocalFolder(path.join(base, root)));
+      assert.deepEqual(
+        entries.map((e) => [e.kind, e.relativeKey]),
+        [
+          ['image', 'products/P1/alias.jpg'],
+          ['image', 'products/P1/front.jpg'],
+          ['refused', 'products/P1/link.jpg'],
+        ],
+        root,
+      );
+      const refused = entries.find((e) => e.kind === 'refused');
+      assert.match(refused?.kind === 'refused' ? refused.reason : '', /symbolic link to a file outside the source folder: not followed \(--follow-symlinks to take it\)/);
+    }
+    const followed = await all(walkLocalFolder(path.join(base, 'cat'), { followSymlinks: true }));
+    assert.deepEqual(followed.map((e) => [e.kind, e.relativeKey]), [
+      ['image', 'products/P1/alias.jpg'],
+      ['image', 'products/P1/front.jpg'],
+      ['image', 'products/P1/link.jpg'],
+    ]);
+
+    // openSource reports the refused link as that item's failure; the rest goes on.
+    const items = await all(openSource(path.join(base, 'cat')).items);
+    const failures = items.filter(isItemFailureEntry);
+    assert.deepEqual(failures, [
+      {
+        item: pathToFileURL(path.join(base, 'cat/products/P1/link.jpg')).href,
+        code: 'BAD_REQUEST',
+        reason: 'symbolic link to a file outside the source folder: not followed (--follow-symlinks to take it)',
+      },
+    ]);
+    assert.equal(items.length - failures.length, 2);
+    const taken = await all(openSource(path.join(base, 'cat'), { followSymlinks: true }).items);
+    assert.equal(taken.filter(isItemFailureEntry).length, 0);
+    assert.ok(taken.some((i) => !isItemFailureEntry(i) && i.sourceUri.endsWith('/link.jpg') && i.version === sha256('secret')));
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('readConfinedLocalBytes: the real path of what was opened decides, on every read', async () => {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'clipstream-confined-'));
+  try {
+    mkdirSync(path.join(base, 'cat'));
+    mkdirSync(path.join(base, 'outside'));
+    writeFileSync(path.join(base, 'cat/a.jpg'), 'a');
+    writeFileSync(path.join(base, 'cat/b.jpg'), 'b');
+    writeFileSync(path.join(base, 'outside/secret.jpg'), 'secret');
+    const uri = (rel: string) => pathToFileURL(path.join(base, rel)).href;
+    const strict = { maxBytes: 100, roots: [] };
+    const rooted = { maxBytes: 100, roots: [path.join(base, 'cat')] };
+    assert.equal((await readConfinedLocalBytes(uri('cat/a.jpg'), strict)).toString(), 'a');
+    assert.equal((await readConfinedLocalBytes(uri('cat/a.jpg'), rooted)).toString(), 'a');
+    // Replaced by a link after it was indexed.
+    rmSync(path.join(base, 'cat/a.jpg'));
+    symlinkSync(path.join(base, 'outside/secret.jpg'), path.join(base, 'cat/a.jpg'));
+    for (const options of [strict, rooted]) {
+      await assert.rejects(readConfinedLocalBytes(uri('cat/a.jpg'), options), (e) => isClipstreamError(e, 'NOT_FOUND') && /symbolic link that leaves/.test(e.message) && !e.message.includes('secret'));
+    }
+    // A link that stays inside the roots is fine with roots, refused without (no link at all then).
+    rmSync(path.join(base, 'cat/a.jpg'));
+    symlinkSync(path.join(base, 'cat/b.jpg'), path.join(base, 'cat/a.jpg'));
+    assert.equal((await readConfinedLocalBytes(uri('cat/a.jpg'), rooted)).toString(), 'b');
+    await assert.rejects(readConfinedLocalBytes(uri('cat/a.jpg'), strict), (e) => isClipstreamError(e, 'NOT_FOUND'));
+    await assert.rejects(readConfinedLocalBytes(uri('cat/gone.jpg'), strict), (e) => isClipstreamError(e, 'SOURCE_NOT_FOUND'));
+    await assert.rejects(readConfinedLocalBytes(uri('outside/secret.jpg'), rooted), (e) => isClipstreamError(e, 'NOT_FOUND'));
+    // A sibling folder whose name starts like the root's is not inside it.
+    mkdirSync(path.join(base, 'cat-private'));
+    writeFileSync(path.join(base, 'cat-private/x.jpg'), 'x');
+    await assert.rejects(readConfinedLocalBytes(uri('cat-private/x.jpg'), rooted), (e) => isClipstreamError(e, 'NOT_FOUND'));
+    assert.equal((await readConfinedLocalBytes(uri('cat/b.jpg'), { ...rooted, maxBytes: 100 })).toString(), 'b');
+    await assert.rejects(readConfinedLocalBytes(uri('cat/b.jpg'), { ...rooted, maxBytes: 0 }), (e) => isClipstreamError(e, 'IMAGE_TOO_LARGE'));
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
 });
