@@ -27,6 +27,7 @@ export interface RunCliOptions {
   allowTestModel?: boolean;
   strict?: boolean;
   resume?: boolean;
+  followSymlinks?: boolean;
 }
 
 /** The flags every run command has. */
@@ -39,6 +40,7 @@ export function withRunOptions(command: Command): Command {
     .option('--content-type <type...>', 'S3: also take extensionless objects of these content types (e.g. image/*)')
     .option('--product-id <rule>', 'how an image key names its product: products-dir (default), parent-dir, stem-prefix, none, regex:<pattern>')
     .option('--dataset <name>', 'dataset name for record ids (record:<dataset>/<id>; default: the records file name)')
+    .option('--follow-symlinks', 'local folders: also follow symbolic links to files outside the folder')
     .option('--concurrency <n>', 'embedded mode: items in flight at once (default: WORKER_CONCURRENCY)')
     .option('--force', 're-encode items even when the stored version is unchanged')
     .option('--no-wait', 'with REDIS_URL: return once everything is queued (follow with `clipstream status RUN`)')
@@ -55,6 +57,7 @@ export function selectionOf(opts: RunCliOptions): SourceSelection {
   if (opts.contentType) selection.contentTypes = opts.contentType;
   if (opts.productId) selection.productId = opts.productId;
   if (opts.dataset) selection.dataset = opts.dataset;
+  if (opts.followSymlinks) selection.followSymlinks = true;
   return selection;
 }
 

@@ -2,7 +2,7 @@ import type { OpenSourceOptions } from './index.ts';
 import { parseProductIdRule } from './keys.ts';
 
 /** The parts of the source options a selection sets. */
-export type SelectionOptions = Pick<OpenSourceOptions, 'include' | 'exclude' | 'contentTypes' | 'productId' | 'records'>;
+export type SelectionOptions = Pick<OpenSourceOptions, 'include' | 'exclude' | 'contentTypes' | 'productId' | 'records' | 'followSymlinks'>;
 
 /**
  * How sources are read, as the command-line flags say it (text): stored with the source in the
@@ -15,6 +15,8 @@ export interface SourceSelection {
   /** A product id rule (`products-dir`, `regex:…`). */
   productId?: string;
   dataset?: string;
+  /** Local folders: also follow file symlinks that lead outside the folder. */
+  followSymlinks?: boolean;
 }
 
 export function selectionOptions(selection: SourceSelection = {}): SelectionOptions {
@@ -24,12 +26,13 @@ export function selectionOptions(selection: SourceSelection = {}): SelectionOpti
   if (selection.contentTypes?.length) out.contentTypes = selection.contentTypes;
   if (selection.productId) out.productId = parseProductIdRule(selection.productId);
   if (selection.dataset) out.records = { dataset: selection.dataset };
+  if (selection.followSymlinks) out.followSymlinks = true;
   return out;
 }
 
 /** The selection without empty parts (what gets stored). */
 export function compactSelection(selection: SourceSelection = {}): SourceSelection {
   return Object.fromEntries(
-    Object.entries(selection).filter(([, v]) => v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0)),
+    Object.entries(selection).filter(([, v]) => v !== undefined && v !== '' && v !== false && !(Array.isArray(v) && v.length === 0)),
   ) as SourceSelection;
 }
