@@ -6,11 +6,10 @@
 import type { Config } from '../../shared/config/index.ts';
 import { inspectModel } from '../../shared/encoder/model-files.ts';
 import type { PipelineStore } from '../../shared/pipeline/index.ts';
-import { collectionMetadata, resolveAlias, schemaDifferences } from '../../shared/store/schema.ts';
+import { collectionMetadata, REBUILD_HINT, resolveAlias, schemaDifferences } from '../../shared/store/schema.ts';
 import { connectStore } from '../store-connect.ts';
 import { collectionSpec } from './run.ts';
 
-export const REBUILD_HINT = 'run `clipstream rebuild` to build the next collection version with the configured settings and switch the alias to it';
 
 /**
  * The differences, as one sentence ending in the hint; undefined when the index matches (or

@@ -20,6 +20,7 @@ import type { Config } from '../../shared/config/index.ts';
 import { loadCalibration, type LoadedCalibration } from '../../shared/store/calibrate.ts';
 import type { ResolveHost } from './address-policy.ts';
 import { requireApiKey } from './auth.ts';
+import { CollectionFollower } from './collection-follower.ts';
 import { answerErrors, writeClientError } from './http-errors.ts';
 import { ImageUrlFetcher } from './image-url.ts';
 import { useStrictJson } from './json-body.ts';
@@ -52,6 +53,8 @@ export interface QueryAppDeps {
   resolveHost?: ResolveHost;
   /** How often the event-loop delay is sampled for load shedding (default 1 s). */
   pressureSampleIntervalMs?: number;
+  /** Lines worth an operator's attention (the alias moved, or leads to another model's vectors). */
+  onNotice?: (line: string) => void;
 }
 
 const MAX_STAGE_CANDIDATES = 10_000;
@@ -71,7 +74,16 @@ export async function buildQueryApp(deps: QueryAppDeps): Promise<FastifyInstance
     timeoutMs: limits.timeoutMs,
     ...(deps.resolveHost ? { resolve: deps.resolveHost } : {}),
   });
-  const searcher = new QuerySearcher({ encoder, store, collection, dims, limits, calibration, metrics, imageUrls });
+  const follower = new CollectionFollower({
+    client: store.client,
+    alias: collection,
+    model: encoder.model.modelId,
+    storeUrl: store.url,
+    refreshMs: limits.aliasRefreshMs,
+    ...(deps.onNotice ? { onNotice: deps.onNotice } : {}),
+  });
+  const searched = () => follower.current;
+  const searcher = new QuerySearcher({ encoder, store, collection: searched, dims, limits, calibration, metrics, imageUrls });
   let s3 = deps.s3;
   const thumbnails = new ThumbnailService({
     maxSourceBytes: config.encoder.imageMaxBytes,
@@ -98,7 +110,14 @@ export async function buildQueryApp(deps: QueryAppDeps): Promise<FastifyInstance
     clientErrorHandler: (err, socket) => writeClientError(socket, err, RAW_SECURITY_HEADERS),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.server.maxConnections = limits.maxConnections;
-  app.addHook('onClose', async () => imageUrls.close());
+  app.addHook('onReady', async () => {
+    follower.start();
+    await follower.refresh();
+  });
+  app.addHook('onClose', async () => {
+    follower.stop();
+    await imageUrls.close();
+  });
   app.setValidatorCompiler(schemaValidators());
   useStrictJson(app);
   answerErrors(app, metrics);
@@ -117,13 +136,13 @@ export async function buildQueryApp(deps: QueryAppDeps): Promise<FastifyInstance
   await openApi(app, { apiKeyRequired: config.server.apiKey !== undefined });
 
   await app.register(pageRoutes);
-  await app.register(operationsRoutes, { encoder, store, collection, timeoutMs: limits.timeoutMs, apiKey: config.server.apiKey, metrics });
+  await app.register(operationsRoutes, { encoder, store, follower, timeoutMs: limits.timeoutMs, apiKey: config.server.apiKey, metrics });
   await app.register(searchRoutes, {
     prefix: '/v1',
     searcher,
     limits: { maxLimit: limits.maxLimit, maxStageCandidates: MAX_STAGE_CANDIDATES, maxGroupSize: MAX_GROUP_SIZE },
   });
-  await app.register(itemRoutes, { prefix: '/v1', store, collection, searcher, thumbnails, timeoutMs: limits.timeoutMs });
-  await app.register(collectionRoutes, { prefix: '/v1', encoder, store, collection, searcher, calibration });
+  await app.register(itemRoutes, { prefix: '/v1', store, collection: searched, searcher, thumbnails, timeoutMs: limits.timeoutMs });
+  await app.register(collectionRoutes, { prefix: '/v1', encoder, store, alias: collection, follower, searcher, calibration });
   return app;
 }

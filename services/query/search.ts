@@ -57,8 +57,8 @@ export interface SearchResponse {
 export interface SearcherOptions {
   encoder: QueryEncoder;
   store: StoreHandle;
-  /** Collection or alias to search. */
-  collection: string;
+  /** The collection (or alias) to search, read at each search: it follows the alias (collection-follower.ts). */
+  collection: () => string;
   dims: readonly number[];
   limits: Config['server']['query'];
   calibration: LoadedCalibration;
@@ -72,15 +72,20 @@ type ResolvedQuery =
 
 export class QuerySearcher {
   readonly cache: QueryEmbeddingCache;
-  readonly target: SearchTarget;
+  private readonly dims: number[];
   private readonly fullDim: number;
   /** Encodes this service has asked for and not yet had back (cache hits and shared encodes excluded). */
   private pendingEncodes = 0;
 
   constructor(private readonly o: SearcherOptions) {
     this.cache = new QueryEmbeddingCache(o.limits.cacheSize, (kind, hit) => o.metrics.cache.inc({ kind, result: hit ? 'hit' : 'miss' }));
-    this.target = { client: o.store.client, collection: o.collection, dims: sortedDims(o.dims) };
-    this.fullDim = this.target.dims.at(-1)!;
+    this.dims = sortedDims(o.dims);
+    this.fullDim = this.dims.at(-1)!;
+  }
+
+  /** Where searches go now (after a rebuild's swap: the new version). */
+  get target(): SearchTarget {
+    return { client: this.o.store.client, collection: this.o.collection(), dims: this.dims };
   }
 
   async search(req: SearchRequest, upload?: Buffer): Promise<SearchResponse> {
@@ -183,7 +188,8 @@ export class QuerySearcher {
 
   private async encode(kind: QueryKind, key: string, run: () => Promise<MatryoshkaVectors>): Promise<ResolvedQuery & { kind: QueryKind }> {
     const started = performance.now();
-    const { vectors, cached } = await this.cache.get(kind, key, () => this.admitted(run));
+    // Keyed by model too: vectors of two models never answer for each other.
+    const { vectors, cached } = await this.cache.get(kind, `${this.o.encoder.model.modelId}\u0000${key}`, () => this.admitted(run));
     const encodeMs = performance.now() - started;
     if (!cached) this.o.metrics.encodeSeconds.observe({ kind }, encodeMs / 1000);
     const vector = vectors[this.fullDim];
@@ -230,7 +236,7 @@ export class QuerySearcher {
     try {
       return await withDeadline(fn(), ms, () => new ClipstreamError('STORE_UNAVAILABLE', `store at ${url} did not answer within ${ms} ms (${operation})`));
     } catch (err) {
-      throw storeError(err, url, operation, this.o.collection);
+      throw storeError(err, url, operation, this.o.collection());
     }
   }
 }

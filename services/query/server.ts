@@ -58,6 +58,7 @@ export async function openQueryService(config: Config, opts: QueryServiceOptions
       store,
       logger: opts.log && config.logLevel !== 'silent' ? { level: config.logLevel } : false,
       defaultMetrics: true,
+      ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
     });
     closers.push(() => app.close());
     return { app, close: closeAll };

@@ -121,6 +121,7 @@ const envSchema = z.object({
   QUERY_MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
   QUERY_MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(1000),
   QUERY_MAX_PENDING_ENCODES: int(1, 1_000_000).default(128),
+  QUERY_ALIAS_REFRESH_MS: int(100, 3_600_000).default(2_000),
   QUERY_IMAGE_URL_PRIVATE_NETS: z
     .string()
     .optional()
@@ -219,6 +220,8 @@ export interface Config {
       imageUrlPrivateNets: string[];
       /** Folders (absolute) whose files may be read for thumbnails; empty: only files reached without a symbolic link. */
       thumbnailRoots: string[];
+      /** How often the alias is read back, so a rebuild's swap is followed without a restart. */
+      aliasRefreshMs: number;
     };
   };
   logLevel: Env['LOG_LEVEL'];
@@ -312,6 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxPendingEncodes: e.QUERY_MAX_PENDING_ENCODES,
         imageUrlPrivateNets: e.QUERY_IMAGE_URL_PRIVATE_NETS,
         thumbnailRoots: e.QUERY_THUMBNAIL_ROOTS,
+        aliasRefreshMs: e.QUERY_ALIAS_REFRESH_MS,
       },
     },
     logLevel: e.LOG_LEVEL,

@@ -15,6 +15,9 @@ import { vectorName } from '../encoder/types.ts';
 import { ClipstreamError } from '../errors.ts';
 import { httpStatus, storeMessage, withStoreRetry, type RetryPolicy } from './retry.ts';
 
+/** What to do when the stored collection was built with other settings (said by sync, status, serve). */
+export const REBUILD_HINT = 'run `clipstream rebuild` to build the next collection version with the configured settings and switch the alias to it';
+
 /** Bumped when the point layout (payload keys, vector names) changes incompatibly. */
 export const SCHEMA_VERSION = 1;
 

@@ -2,13 +2,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { LoadedCalibration } from '../../../shared/store/calibrate.ts';
 import { resolveAlias, SCHEMA_VERSION } from '../../../shared/store/schema.ts';
+import type { CollectionFollower } from '../collection-follower.ts';
 import type { QueryEncoder, QuerySearcher, StoreHandle } from '../search.ts';
 
 export interface CollectionRoutesOptions {
   encoder: QueryEncoder;
   store: StoreHandle;
-  /** Collection or alias searched. */
-  collection: string;
+  /** The alias applications use. */
+  alias: string;
+  /** What searches go to now. */
+  follower: CollectionFollower;
   searcher: QuerySearcher;
   calibration: LoadedCalibration;
 }
@@ -21,9 +24,10 @@ interface CollectionMetadata {
 }
 
 export const collectionRoutes: FastifyPluginAsyncTypebox<CollectionRoutesOptions> = async (app, o) => {
-  const { encoder, store, collection, searcher, calibration } = o;
+  const { encoder, store, alias, follower, searcher, calibration } = o;
   app.get('/collections', { schema: { tags: ['collections'], summary: 'the searched collection: size, schema and model versions' } }, async () => {
-    const physical = (await searcher.storeCall('resolve alias', () => resolveAlias(store.client, collection))) ?? collection;
+    await follower.refresh();
+    const physical = follower.current === alias ? ((await searcher.storeCall('resolve alias', () => resolveAlias(store.client, alias))) ?? alias) : follower.current;
     const info = await searcher.storeCall('collection info', () => store.client.getCollection(physical));
     const meta = (info.config.metadata ?? {}) as CollectionMetadata;
     const vectors = (info.config.params.vectors ?? {}) as Record<string, { size?: number; distance?: string; on_disk?: boolean }>;
@@ -33,7 +37,7 @@ export const collectionRoutes: FastifyPluginAsyncTypebox<CollectionRoutesOptions
       schema_version: SCHEMA_VERSION,
       collections: [
         {
-          name: collection,
+          name: alias,
           collection: physical,
           status: info.status,
           points: info.points_count ?? 0,

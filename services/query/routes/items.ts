@@ -13,7 +13,8 @@ import type { ThumbnailService } from '../thumbnails.ts';
 
 export interface ItemRoutesOptions {
   store: StoreHandle;
-  collection: string;
+  /** The collection searches go to now (it follows the alias). */
+  collection: () => string;
   searcher: QuerySearcher;
   thumbnails: ThumbnailService;
   /** Deadline for reading and resizing the original. */
@@ -25,10 +26,10 @@ const errorResponses = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 4
 export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (app, o) => {
   async function readPayload(id: string): Promise<Record<string, unknown>> {
     const records = await o.searcher.storeCall('read item', () =>
-      o.store.client.retrieve(o.collection, { ids: [id.toLowerCase()], with_payload: true, with_vector: false }),
+      o.store.client.retrieve(o.collection(), { ids: [id.toLowerCase()], with_payload: true, with_vector: false }),
     );
     const record = records[0];
-    if (!record) throw new ClipstreamError('NOT_FOUND', `no item with this id in ${o.collection}`, { item: id });
+    if (!record) throw new ClipstreamError('NOT_FOUND', `no item with this id in ${o.collection()}`, { item: id });
     return (record.payload ?? {}) as Record<string, unknown>;
   }
 

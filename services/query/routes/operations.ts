@@ -6,15 +6,17 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { ClipstreamError } from '../../../shared/errors.ts';
+import { REBUILD_HINT } from '../../../shared/store/schema.ts';
 import { hasApiKey } from '../auth.ts';
 import { withDeadline } from '../http-errors.ts';
+import type { CollectionFollower } from '../collection-follower.ts';
 import type { QueryMetrics } from '../metrics.ts';
 import { storeError, type QueryEncoder, type StoreHandle } from '../search.ts';
 
 export interface OperationsOptions {
   encoder: QueryEncoder;
   store: StoreHandle;
-  collection: string;
+  follower: CollectionFollower;
   /** Upper bound for the readiness probe of the store (capped at 3 s). */
   timeoutMs: number;
   apiKey: string | undefined;
@@ -53,7 +55,9 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
   });
 
   async function readiness(): Promise<Record<'model' | 'store', Check>> {
-    const { encoder, store, collection } = o;
+    const { encoder, store, follower } = o;
+    await follower.refresh();
+    const collection = follower.current;
     const model = encoder.model?.modelId
       ? { ok: true, detail: `ok: ${encoder.model.modelId}${encoder.model.isTestModel ? ' [TEST MODEL]' : ''}` }
       : { ok: false, detail: 'not loaded' };
@@ -66,9 +70,11 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
       );
       const stored = (info.config.metadata as { model?: unknown } | null | undefined)?.model;
       if (typeof stored === 'string' && encoder.model && stored !== encoder.model.modelId) {
-        return { model, store: { ok: false, detail: `collection ${collection} holds vectors of ${stored}, but queries are encoded with ${encoder.model.modelId}` } };
+        return { model, store: { ok: false, detail: `collection ${collection} holds vectors of ${stored}, but queries are encoded with ${encoder.model.modelId}; ${REBUILD_HINT}` } };
       }
-      return { model, store: { ok: true, detail: `ok: ${collection} (${info.points_count ?? 0} points)` } };
+      // Pinned to an older version of its own model: it answers correctly, and says what it waits for.
+      const note = follower.pinned && follower.mismatch ? `; note: ${follower.mismatch}` : '';
+      return { model, store: { ok: true, detail: `ok: ${collection} (${info.points_count ?? 0} points)${note}` } };
     } catch (err) {
       return { model, store: { ok: false, detail: storeError(err, store.url, 'readiness check', collection).message } };
     }
