@@ -3,13 +3,13 @@
  * operations of Qdrant's REST API expressed on request bodies that have already passed schema
  * validation. No HTTP here: the server in ../http wraps this, and tests may use it directly.
  */
-import { isProcessAlive } from '../../../shared/process.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { badRequest, collectionNotFound, conflict, notFound, StoreCorruptionError, StoreError, storageError, validationError, wrongInput } from './errors.ts';
 import { Collection, type CollectionMeta, type UpdateResult, type VectorParamsJson, type WriteOptions } from './collection.ts';
 import { checkAliases, readJsonFile, writeJsonDurably } from './json-file.ts';
+import { releaseLock, takeLock } from './lock.ts';
 import { fsyncDir } from './log.ts';
 import { query, queryGroups } from './query.ts';
 import type { PointOp } from './records.ts';
@@ -54,7 +54,7 @@ export class Store {
       store.load();
     } catch (err) {
       for (const c of store.collections.values()) c.destroy();
-      fs.rmSync(path.join(dir, 'store.lock'), { force: true });
+      releaseLock(dir);
       throw err;
     }
     return store;
@@ -102,7 +102,7 @@ export class Store {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     } finally {
-      fs.rmSync(path.join(this.dataDir, 'store.lock'), { force: true });
+      releaseLock(this.dataDir);
     }
   }
 
@@ -414,23 +414,3 @@ function buildMeta(name: string, body: Body): CollectionMeta {
     payload_schema: {},
   };
 }
-
-/** One process per data directory: a second one would interleave writes into the same logs. */
-function takeLock(dir: string): void {
-  const file = path.join(dir, 'store.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(fs.readFileSync(file, 'utf8'));
-      if (pid && pid !== process.pid && isProcessAlive(pid)) {
-        throw new StoreError(500, `Service internal error: data directory ${dir} is in use by process ${pid}`);
-      }
-      fs.rmSync(file, { force: true });
-    }
-  }
-  throw new StoreError(500, `Service internal error: cannot lock data directory ${dir}`);
-}
-
