@@ -11,7 +11,7 @@ import type { Store } from '../engine/store.ts';
 import { COMPATIBLE_VERSION, matchRoute, ROUTES } from './routes.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { validateBody, warmUp } from './validate.ts';
-import { parseVectorJson } from './json-body.ts';
+import { checkNesting, parseVectorJson } from './json-body.ts';
 import { ParsePool } from './parse-pool.ts';
 
 export { COMPATIBLE_VERSION };
@@ -103,8 +103,10 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
         }
       } else {
         try {
+          checkNesting(raw);
           body = JSON.parse(raw.length === 0 ? 'null' : raw.toString('utf8')) as Record<string, unknown>;
         } catch (err) {
+          if (err instanceof StoreError) throw err;
           throw new StoreError(400, `Format error in JSON body: ${(err as Error).message}`);
         } finally {
           giveBack(raw);
