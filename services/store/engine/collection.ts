@@ -112,7 +112,7 @@ export class Collection implements FilterTarget {
       },
       { create: opts.create, collection: meta.name },
     );
-    c.log.onDrained = () => c.maybeCompact();
+    c.log.betweenWrites = () => c.maybeCompact();
     if (c.log.openedFormat === 1) {
       // Written before frames had markers and sequence numbers: rewritten in the current format.
       try {
@@ -463,11 +463,11 @@ export class Collection implements FilterTarget {
   }
 
   /**
-   * Rewrites the log as the live points only (each keeps its version). With frames still being
-   * written (their ops not applied yet) it happens as soon as they are.
+   * Rewrites the log as the live points only (each keeps its version). With a write in flight
+   * (its op not applied yet) it happens as soon as that write is done.
    */
   compact(): void {
-    if (!this.log.idle) {
+    if (this.log.writing) {
       this.compactionWanted = true;
       return;
     }

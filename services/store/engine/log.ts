@@ -33,7 +33,10 @@ export interface LogTicket {
   readonly state: 'queued' | 'written' | 'failed';
 }
 
-interface QueuedFrame extends LogTicket {
+interface QueuedFrame {
+  /** Both change when a compaction carries a queued frame into the next generation. */
+  generation: number;
+  end: number;
   state: 'queued' | 'written' | 'failed';
   error?: unknown;
   frame: Buffer;
@@ -85,8 +88,11 @@ export class PointLog {
   private flushWanted = false;
   private flushTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  /** Called when the last queued frame has been written (compaction waits for that). */
-  onDrained: (() => void) | undefined;
+  /**
+   * Called after each write, before the next one starts: the one moment a compaction can run
+   * (every written frame applied, none in flight; queued ones are carried over).
+   */
+  betweenWrites: (() => void) | undefined;
 
   private constructor(dir: string, fd: number, generation: number, size: number, nextSeq: number, format: LogFormat) {
     this.dir = dir;
@@ -106,6 +112,11 @@ export class PointLog {
   /** No frame queued or being written. */
   get idle(): boolean {
     return !this.inFlight && this.queue.length === 0;
+  }
+
+  /** A write is in progress (a compaction has to wait for it). */
+  get writing(): boolean {
+    return this.inFlight;
   }
 
   /** Why writes are failing, if they are (for the collection's status). */
@@ -197,7 +208,7 @@ export class PointLog {
     this.queue.push(queued);
     if (!this.inFlight) this.issue();
     this.scheduleFlush();
-    return queued;
+    return queued as LogTicket;
   }
 
   /**
@@ -205,7 +216,7 @@ export class PointLog {
    * the machine), which is what a `wait=false` acknowledgement promises.
    */
   handedOver(ticket: LogTicket): Promise<void> {
-    const q = ticket as QueuedFrame;
+    const q = ticket as unknown as QueuedFrame;
     if (q.state === 'written') return Promise.resolve();
     if (q.state === 'failed') return Promise.reject(q.error);
     return new Promise((resolve, reject) => q.waiters.push({ resolve, reject }));
@@ -214,9 +225,9 @@ export class PointLog {
   /** Resolves once the frame (by default: everything written so far) is on stable storage. */
   sync(ticket?: LogTicket): Promise<void> {
     if (ticket) {
-      const q = ticket as QueuedFrame;
+      const q = ticket as unknown as QueuedFrame;
       if (q.state === 'failed') return Promise.reject(q.error);
-      // A compaction (only ever run with every frame written) made it durable in the new file.
+      // Written before a compaction, which made it durable in the new file.
       if (q.generation !== this.generation) return Promise.resolve();
     }
     if (this.broken) return Promise.reject(this.broken);
@@ -235,12 +246,12 @@ export class PointLog {
   }
 
   /**
-   * Replaces the log with a compact one holding what `writeLive` emits (the live state), made
-   * durable before it becomes current. Synchronous, and only with every frame written: the
-   * state cannot change meanwhile and holds everything the old file does.
+   * Replaces the log with a compact one holding what `writeLive` emits (the live state, which
+   * holds every written frame's op), made durable before it becomes current; frames still queued
+   * follow it in the new file. Synchronous, and never with a write in flight.
    */
   rewrite(writeLive: (emit: (body: Uint8Array) => void) => void): void {
-    if (!this.idle) throw new Error(`store log ${this.file}: compaction needs every frame written first`);
+    if (this.inFlight) throw new Error(`store log ${this.file}: compaction waits for the write in flight`);
     if (this.broken) throw this.broken;
     const next = this.generation + 1;
     const tmp = path.join(this.dir, `${logName(next)}.tmp`);
@@ -266,8 +277,16 @@ export class PointLog {
     fs.rmSync(path.join(this.dir, logName(old)), { force: true });
     this.fd = fd;
     this.generation = next;
+    // Queued frames (not applied yet, so not in the live state) go after it, renumbered.
+    let end = size;
+    for (const f of this.queue) {
+      writeFrameHeader(f.frame, f.length - FRAME_HEADER, seq++);
+      end += f.length;
+      f.generation = next;
+      f.end = end;
+    }
     this.nextSeq = seq;
-    this.size = size;
+    this.size = end;
     this.written = size;
     this.synced = size;
     // Everything acknowledged before is in the new, already durable file.
@@ -321,9 +340,12 @@ export class PointLog {
         this.release(fd);
         this.inFlight = false;
         if (err) this.writeFailed(group, start, err);
-        else this.groupWritten(group);
+        else {
+          this.groupWritten(group);
+          this.runBetweenWrites();
+        }
         if (this.queue.length > 0) this.issue();
-        else this.drained(!err);
+        else this.drained();
       },
     );
   }
@@ -369,15 +391,16 @@ export class PointLog {
     this.syncWaiters = still;
   }
 
-  private drained(ok: boolean): void {
-    if (ok && this.onDrained && !this.closed) {
-      try {
-        this.onDrained();
-      } catch (err) {
-        process.stderr.write(`store: ${this.file}: ${describe(err)}\n`);
-      }
+  private runBetweenWrites(): void {
+    if (!this.betweenWrites || this.closed) return;
+    try {
+      this.betweenWrites();
+    } catch (err) {
+      process.stderr.write(`store: ${this.file}: ${describe(err)}\n`);
     }
-    if (!this.idle) return;
+  }
+
+  private drained(): void {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
