@@ -132,12 +132,12 @@ describe('store engine', () => {
     });
     fs.closeSync(fd);
     assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), 'consecutive sequence numbers across the carried frames');
-    const tags = () => (store.retrieve('c', { ids: [1, 10], with_payload: true }) as Array<{ payload: { tag: string } }>).map((p) => p.payload.tag);
+    const tags = () => (store.retrieve('c', { ids: [1, 10], with_payload: true }) as unknown as Array<{ payload: { tag: string } }>).map((p) => p.payload.tag);
     assert.deepEqual(tags(), ['q20', 'q29']);
     await store.close();
     const reopened = Store.open(dir);
     assert.equal(reopened.count('c', {}).count, 40);
-    assert.deepEqual((reopened.retrieve('c', { ids: [1, 10], with_payload: true }) as Array<{ payload: { tag: string } }>).map((p) => p.payload.tag), ['q20', 'q29']);
+    assert.deepEqual((reopened.retrieve('c', { ids: [1, 10], with_payload: true }) as unknown as Array<{ payload: { tag: string } }>).map((p) => p.payload.tag), ['q20', 'q29']);
     await reopened.close();
   });
 

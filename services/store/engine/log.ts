@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { StoreCorruptionError, StoreError } from './errors.ts';
+import { isOutOfSpace, StoreCorruptionError, StoreError } from './errors.ts';
 import { FRAME_HEADER, frameHeader, writeFrameHeader } from './frame.ts';
 import { scanLog, type LogFormat } from './log-scan.ts';
 
@@ -122,8 +122,19 @@ export class PointLog {
   /** Why writes are failing, if they are (for the collection's status). */
   get problem(): string | null {
     if (this.broken) return this.broken.message;
-    if (this.lastFailure) return `the last write to ${this.file} failed (${describe(this.lastFailure)}); the next write retries`;
+    if (this.lastFailure) return `the last write to ${this.file} failed (${describe(this.lastFailure)}); the next write retries${this.freeSpaceNote()}`;
     return null;
+  }
+
+  /** How much room the volume has now, so whoever reads the status can tell whether a retry can work. */
+  private freeSpaceNote(): string {
+    if (!isOutOfSpace(this.lastFailure)) return '';
+    try {
+      const st = fs.statfsSync(this.dir);
+      return ` (${Math.floor((st.bavail * st.bsize) / 1024)} KiB free on the volume now)`;
+    } catch {
+      return '';
+    }
   }
 
   /**
