@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { ClipstreamError } from '../../shared/errors.ts';
 import { startEmbeddedStore } from '../../services/store/index.ts';
+import { StoreCorruptionError } from '../../services/store/engine/errors.ts';
+import { describeRepair, repairStore } from '../../services/store/engine/repair.ts';
 
 export function register(program: Command): void {
   const store = program.command('store').description('the embedded Qdrant-compatible vector store');
@@ -14,6 +16,7 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       '\nWrites acknowledged with ?wait=true are fsync\'d before the reply and survive a crash.\n' +
+        'A damaged file in the data directory stops the server from starting (see `store repair`).\n' +
         'Example:\n  clipstream store serve --data ./data/store --port 6333\n  curl localhost:6333/collections',
     )
     .action(async (opts: { port: string; host: string; data: string; apiKey?: string }) => {
@@ -25,6 +28,8 @@ export function register(program: Command): void {
       try {
         running = await startEmbeddedStore({ dataDir: opts.data, host: opts.host, port, apiKey: opts.apiKey });
       } catch (err) {
+        // A damaged file says what and where itself; the repair hint is part of it.
+        if (err instanceof StoreCorruptionError) throw new ClipstreamError('STORE_UNAVAILABLE', err.detail, { cause: err });
         throw new ClipstreamError('STORE_UNAVAILABLE', `cannot serve ${opts.data} on ${opts.host}:${port}: ${(err as Error).message}`, { cause: err });
       }
       process.stdout.write(`store listening on ${running.url} (data: ${opts.data})\n`);
@@ -43,5 +48,29 @@ export function register(program: Command): void {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+    });
+  store
+    .command('repair')
+    .description('salvage a data directory the store refuses to open (damaged log, meta.json or aliases.json)')
+    .requiredOption('--data <dir>', 'data directory (the store must not be running on it)')
+    .option('--dry-run', 'report what is damaged and what a repair would keep, changing nothing')
+    .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      '\nEach damaged log is copied to <data>/repair-<time>/ first; every intact frame, before and after\n' +
+        'the damage, goes into a new log. The report lists what was lost: byte ranges, frames and the\n' +
+        'operation ids in each hole. Exit status 0 when the store opens afterwards, 1 when something\n' +
+        'needs restoring by hand (a damaged meta.json), 2 on errors.\n' +
+        'Example:\n  clipstream store repair --data ./data/store --dry-run\n  clipstream store repair --data ./data/store',
+    )
+    .action((opts: { data: string; dryRun?: boolean; json?: boolean }) => {
+      let report;
+      try {
+        report = repairStore(opts.data, { dryRun: opts.dryRun });
+      } catch (err) {
+        throw new ClipstreamError('STORE_UNAVAILABLE', `cannot repair ${opts.data}: ${(err as Error).message}`, { cause: err });
+      }
+      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeRepair(report).join('\n')}\n`);
+      if (!report.ok) process.exitCode = 1;
     });
 }

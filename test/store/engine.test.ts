@@ -1,5 +1,5 @@
 /**
- * The engine without HTTP: log recovery after torn or corrupt tails, compaction, versions,
+ * The engine without HTTP: log recovery after torn tails, compaction, versions,
  * aliases and collection lifecycle on disk.
  */
 import { afterEach, describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Store } from '../../services/store/engine/store.ts';
+import { walkLog } from '../../services/store/engine/log-scan.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -59,7 +60,7 @@ describe('store engine', () => {
     await again.close();
   });
 
-  it('stops replay at a frame whose checksum does not match', async () => {
+  it('drops a last frame whose checksum does not match (nothing intact after it: a torn write)', async () => {
     const dir = tempDir();
     const store = await seeded(dir, 5);
     const sizeAfterFirst = fs.statSync(logFile(dir)).size;
@@ -111,6 +112,32 @@ describe('store engine', () => {
     assert.equal(reopened.count('c', {}).count, 15);
     const got = reopened.retrieve('c', { ids: [1, 10, 11, 15], with_payload: true, with_vector: true }) as Array<{ id: number; payload: { tag: string }; vector: { v: number[] } }>;
     assert.deepEqual(got.map((p) => [p.id, p.payload.tag, p.vector.v]), [[1, 'r3', [1, 1, 0, 0]], [10, 'r3', [10, 1, 0, 0]], [11, 'late', [11, 1, 0, 0]], [15, 'late', [15, 1, 0, 0]]]);
+    await reopened.close();
+  });
+
+  it('compacts between two writes with frames still queued, carrying them into the new file', async () => {
+    const dir = tempDir();
+    const store = await seeded(dir, 10);
+    const before = logFile(dir);
+    // One write goes out at once; the rest queue behind it, their ops not applied yet.
+    const pending = Array.from({ length: 30 }, (_, k) => store.upsert('c', { points: [point((k % 10) + 1, `q${k}`), point(100 + k)] }, { wait: k % 2 === 0 }));
+    store.resolve('c').compact();
+    await Promise.all(pending);
+    assert.notEqual(logFile(dir), before, 'the compaction ran while frames were queued');
+    const seqs: number[] = [];
+    const fd = fs.openSync(logFile(dir), 'r');
+    walkLog(fd, fs.fstatSync(fd).size, (e) => {
+      assert.equal(e.type, 'frame');
+      if (e.type === 'frame') seqs.push(e.seq!);
+    });
+    fs.closeSync(fd);
+    assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), 'consecutive sequence numbers across the carried frames');
+    const tags = () => (store.retrieve('c', { ids: [1, 10], with_payload: true }) as unknown as Array<{ payload: { tag: string } }>).map((p) => p.payload.tag);
+    assert.deepEqual(tags(), ['q20', 'q29']);
+    await store.close();
+    const reopened = Store.open(dir);
+    assert.equal(reopened.count('c', {}).count, 40);
+    assert.deepEqual((reopened.retrieve('c', { ids: [1, 10], with_payload: true }) as unknown as Array<{ payload: { tag: string } }>).map((p) => p.payload.tag), ['q20', 'q29']);
     await reopened.close();
   });
 

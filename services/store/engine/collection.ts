@@ -2,15 +2,16 @@
  * One collection: points in slots (id ↔ slot map, payload per slot, one VectorColumn per named
  * vector), payload indexes, and the operation log that makes every change durable. Write
  * requests are turned into PointOps (ids resolved, vectors checked and normalised), appended to
- * the log, then applied — replay at open applies the very same ops.
+ * the log, and applied once the log has them — replay at open applies the very same ops, and
+ * an op the disk refused is never seen by a read.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { badRequest, notFound, validationError, wrongInput } from './errors.ts';
+import { badRequest, notFound, storageError, validationError, wrongInput } from './errors.ts';
 import { compileFilter, type FilterJson, type FilterTarget, type SlotPredicate } from './filter.ts';
 import { comparePointIds, parsePointId, type PointId } from './ids.ts';
 import { PayloadIndex, parseIndexSchema, type IndexSchema } from './indexes.ts';
-import { fsyncDir, PointLog } from './log.ts';
+import { checkCollectionMeta, readJsonFile, writeJsonDurably } from './json-file.ts';
+import { PointLog, type LogTicket } from './log.ts';
 import { deleteAtPath, parseWithPayload, selectPayload, setPayload, type Payload, type PayloadSelector } from './payload.ts';
 import { decodeOp, encodeOp, type PointOp, type PointWrite } from './records.ts';
 import { prepareVector, VectorColumn, vectorToJson, type Distance } from './vectors.ts';
@@ -77,6 +78,10 @@ export class Collection implements FilterTarget {
   private log!: PointLog;
   /** Log bytes made obsolete by later writes (estimated); drives compaction. */
   private garbageBytes = 0;
+  /** A compaction asked for while frames were still being written: done once they are. */
+  private compactionWanted = false;
+  /** The last compaction failure (a warning: the old log still serves) and the size to retry at. */
+  private compactionProblem: { message: string; retryAtBytes: number } | null = null;
   private sortedCache: number[] | null = null;
 
   private constructor(dir: string, meta: CollectionMeta) {
@@ -88,18 +93,35 @@ export class Collection implements FilterTarget {
 
   static create(dir: string, meta: CollectionMeta): Collection {
     writeJsonDurably(path.join(dir, 'meta.json'), meta);
-    return Collection.open(dir);
+    return Collection.open(dir, { create: true });
   }
 
-  static open(dir: string): Collection {
-    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as CollectionMeta;
+  static open(dir: string, opts: { create?: boolean } = {}): Collection {
+    const meta = readJsonFile<CollectionMeta>(
+      path.join(dir, 'meta.json'),
+      checkCollectionMeta,
+      'It holds the collection\'s vector configuration: restore it from a backup (the points are in the log beside it)',
+    );
     const c = new Collection(dir, meta);
-    c.log = PointLog.open(dir, (body) => {
-      const { op, opId } = decodeOp(body);
-      c.opCounter = Math.max(c.opCounter, opId);
-      c.apply(op, opId);
-    });
-    c.maybeCompact();
+    c.log = PointLog.open(
+      dir,
+      (body) => {
+        const { op, opId } = decodeOp(body);
+        c.opCounter = Math.max(c.opCounter, opId);
+        c.apply(op, opId);
+      },
+      { create: opts.create, collection: meta.name },
+    );
+    c.log.betweenWrites = () => c.maybeCompact();
+    if (c.log.openedFormat === 1) {
+      // Written before frames had markers and sequence numbers: rewritten in the current format.
+      try {
+        c.compact();
+      } catch (err) {
+        c.log.abandon();
+        throw storageError(err, `${c.log.file} (migrating it to the current log format)`);
+      }
+    } else c.maybeCompact();
     return c;
   }
 
@@ -146,20 +168,41 @@ export class Collection implements FilterTarget {
 
   // ---- writes -----------------------------------------------------------------------------
 
+  /**
+   * Logs the ops and applies each once its frame is written (in log order, so memory and a
+   * replay agree). wait=false is acknowledged once the OS has the bytes (they survive a crash
+   * of this process); wait=true once they are on disk. A write the disk refuses is answered
+   * 507 and leaves nothing behind.
+   */
   async commit(ops: PointOp[], opts: WriteOptions): Promise<UpdateResult[]> {
     const results: UpdateResult[] = [];
-    for (const op of ops) {
-      const opId = ++this.opCounter;
-      stampVersions(op, opId);
-      this.log.append(encodeOp(op, opId, (bytes) => this.log.reserve(bytes)));
-      this.apply(op, opId);
-      results.push({ operation_id: opId, status: opts.wait ? 'completed' : 'acknowledged' });
+    let last: LogTicket | undefined;
+    let applyError: unknown;
+    try {
+      for (const op of ops) {
+        const opId = ++this.opCounter;
+        stampVersions(op, opId);
+        last = this.log.append(encodeOp(op, opId, (bytes) => this.log.reserve(bytes)), () => {
+          try {
+            this.apply(op, opId);
+          } catch (err) {
+            applyError ??= err;
+          }
+        });
+        results.push({ operation_id: opId, status: opts.wait ? 'completed' : 'acknowledged' });
+      }
+      if (last) await this.log.handedOver(last);
+    } catch (err) {
+      throw storageError(err, this.log.file);
     }
-    this.maybeCompact();
-    // wait=false is acknowledged once the OS has the bytes (they survive a crash of this
-    // process); wait=true once they are on disk.
-    if (opts.wait) await this.log.sync();
-    else await this.log.handedOver();
+    if (applyError) throw applyError;
+    if (opts.wait) {
+      try {
+        await this.log.sync(last);
+      } catch (err) {
+        throw storageError(err, this.log.file);
+      }
+    }
     return results;
   }
 
@@ -403,13 +446,32 @@ export class Collection implements FilterTarget {
     return n;
   }
 
+  /** Compacts when more than half of a large log is obsolete (or a compaction waits for it). */
   private maybeCompact(): void {
-    if (this.log.size < COMPACT_MIN_BYTES || this.garbageBytes * 2 < this.log.size) return;
-    this.compact();
+    const due = this.log.size >= COMPACT_MIN_BYTES && this.garbageBytes * 2 >= this.log.size;
+    if (!this.compactionWanted && !due) return;
+    if (!this.compactionWanted && this.compactionProblem && this.log.size < this.compactionProblem.retryAtBytes) return;
+    try {
+      this.compact();
+      this.compactionProblem = null;
+    } catch (err) {
+      // The old log still holds everything; try again once it has grown by a quarter.
+      this.compactionWanted = false;
+      this.compactionProblem = { message: `compaction of ${this.log.file} failed: ${(err as Error).message}`, retryAtBytes: Math.ceil(this.log.size * 1.25) };
+      process.stderr.write(`store: collection \`${this.name}\`: ${this.compactionProblem.message}\n`);
+    }
   }
 
-  /** Rewrites the log as the live points only (each keeps its version). */
+  /**
+   * Rewrites the log as the live points only (each keeps its version). With a write in flight
+   * (its op not applied yet) it happens as soon as that write is done.
+   */
   compact(): void {
+    if (this.log.writing) {
+      this.compactionWanted = true;
+      return;
+    }
+    this.compactionWanted = false;
     const opId = this.opCounter;
     this.log.rewrite((emit) => {
       let batch: PointWrite[] = [];
@@ -615,25 +677,29 @@ export class Collection implements FilterTarget {
     const schema = parseIndexSchema(body.field_schema);
     const index = new PayloadIndex(body.field_name, schema);
     for (let s = 0; s < this.slotCount; s++) if (this.alive[s] === 1) index.add(s, this.payloads[s] ?? null);
+    this.saveMeta({ ...this.meta, payload_schema: { ...this.meta.payload_schema, [body.field_name]: schema } });
     this.indexes.set(body.field_name, index);
-    this.meta = { ...this.meta, payload_schema: { ...this.meta.payload_schema, [body.field_name]: schema } };
-    this.saveMeta();
   }
 
   deleteIndex(field: string): void {
-    this.indexes.delete(field);
     const { [field]: _removed, ...rest } = this.meta.payload_schema;
-    this.meta = { ...this.meta, payload_schema: rest };
-    this.saveMeta();
+    this.saveMeta({ ...this.meta, payload_schema: rest });
+    this.indexes.delete(field);
   }
 
   updateMeta(update: (meta: CollectionMeta) => CollectionMeta): void {
-    this.meta = update(this.meta);
-    this.saveMeta();
+    this.saveMeta(update(this.meta));
   }
 
-  private saveMeta(): void {
-    writeJsonDurably(path.join(this.dir, 'meta.json'), this.meta);
+  /** meta.json first, memory after: a change the disk refused is not half made. */
+  private saveMeta(next: CollectionMeta): void {
+    const file = path.join(this.dir, 'meta.json');
+    try {
+      writeJsonDurably(file, next);
+    } catch (err) {
+      throw storageError(err, file);
+    }
+    this.meta = next;
   }
 
   info(): Record<string, unknown> {
@@ -642,9 +708,13 @@ export class Collection implements FilterTarget {
     for (const col of this.columns.values()) indexed += col.count;
     const payloadSchema: Record<string, unknown> = {};
     for (const [key, index] of this.indexes) payloadSchema[key] = index.info();
+    const problem = this.log.problem;
+    const warnings = this.compactionProblem ? [{ message: this.compactionProblem.message }] : [];
     return {
-      status: 'green',
-      optimizer_status: 'ok',
+      // Red while writes fail: what failed and that writes are retried, in Qdrant's fields.
+      status: problem ? 'red' : 'green',
+      optimizer_status: problem ? { error: problem } : 'ok',
+      ...(warnings.length > 0 ? { warnings } : {}),
       indexed_vectors_count: indexed,
       points_count: this.liveCount,
       segments_count: 1,
@@ -678,18 +748,6 @@ function stampVersions(op: PointOp, opId: number): void {
   if (op.kind === 'upsert' || op.kind === 'update_vectors') for (const p of op.points) p.version = opId;
 }
 
-export function writeJsonDurably(file: string, value: unknown): void {
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, JSON.stringify(value, null, 2));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  fsyncDir(path.dirname(file));
-}
 
 /**
  * Short top-level string values of stored payloads, shared: a parsed body holds its own copy of

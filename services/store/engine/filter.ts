@@ -74,6 +74,8 @@ function compileFilterCheck(filter: FilterJson, target: FilterTarget, where: str
   };
 }
 
+const FILTER_KEYS = new Set(['must', 'should', 'must_not', 'min_should']);
+
 function compileCondition(raw: unknown, target: FilterTarget, where: string, nested: boolean): Check {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw badRequest(`${where}: a condition must be an object`);
   const c = raw as Record<string, unknown>;
@@ -111,9 +113,8 @@ function compileCondition(raw: unknown, target: FilterTarget, where: string, nes
     };
   }
   if ('key' in c) return compileFieldCondition(c, target, where);
-  if ('must' in c || 'should' in c || 'must_not' in c || 'min_should' in c) {
-    return compileFilterCheck(c as FilterJson, target, where, nested);
-  }
+  // A filter is a condition too, the empty one ({}) included: it holds for every point.
+  if (Object.keys(c).every((k) => FILTER_KEYS.has(k))) return compileFilterCheck(c as FilterJson, target, where, nested);
   throw badRequest(`${where}: unknown condition ${JSON.stringify(Object.keys(c))}`);
 }
 

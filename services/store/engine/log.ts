@@ -1,96 +1,191 @@
 /**
- * The append-only operation log behind one collection: frames of [u32 length][u32 crc32][body].
- * Frames are written in the background (libuv threads copy them into the page cache while the
- * main thread goes on) at offsets fixed when appended. A frame survives a crash of the process
- * once it and every frame before it have been written (`handedOver`), and a crash of the
- * machine once an fdatasync covering them has completed (`sync`); concurrent `wait=true`
- * writers share one fdatasync (group commit). Reopening replays frames until the first torn or corrupt
- * one (a crash mid-append) and truncates there. Compaction rewrites the live state into the next
- * generation file, which becomes current only through an atomic rename.
+ * The append-only operation log behind one collection (frame layout: frame.ts). Frames are
+ * written in the background in append order, one write at a time (frames appended meanwhile go
+ * out together in the next writev), so the file is always an intact prefix plus at most one
+ * partly written stretch at its end: a crash can only leave a torn tail, and damage followed by
+ * intact frames is corruption (log-scan.ts tells them apart when the log is opened).
+ *
+ * A frame survives a crash of the process once it is written (`handedOver`), and a crash of the
+ * machine once an fdatasync covering it has completed (`sync`); concurrent `wait=true` writers
+ * share one fdatasync (group commit). A write the disk refuses (ENOSPC) is cut off the file
+ * again, every frame queued behind it is refused too, and the next append simply tries again:
+ * freeing space is enough to resume. Compaction rewrites the live state into the next generation
+ * file, which becomes current only through an atomic rename.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { crc32 } from 'node:zlib';
+import { isOutOfSpace, StoreCorruptionError, StoreError } from './errors.ts';
+import { FRAME_HEADER, frameHeader, writeFrameHeader } from './frame.ts';
+import { scanLog, type LogFormat } from './log-scan.ts';
 
-const HEADER = 8;
-const READ_CHUNK = 32 * 1024 * 1024;
 const LOG_NAME = /^points-(\d{8})\.log$/;
+/** Frame buffers kept for reuse; a frame is a header and one encoded op (often a megabyte or more). */
+const FRAME_POOL = 4;
+const FRAME_MIN = 1024 * 1024;
+/** Frames coalesced into one writev (well under IOV_MAX). */
+const GROUP_FRAMES = 256;
 
-interface Waiter {
+/** One appended frame, from its append to the end of its write. */
+export interface LogTicket {
+  readonly generation: number;
+  /** File offset just past the frame. */
+  readonly end: number;
+  readonly state: 'queued' | 'written' | 'failed';
+}
+
+interface QueuedFrame {
+  /** Both change when a compaction carries a queued frame into the next generation. */
+  generation: number;
+  end: number;
+  state: 'queued' | 'written' | 'failed';
+  error?: unknown;
+  frame: Buffer;
+  length: number;
+  seq: number;
+  onWritten: (() => void) | undefined;
+  waiters: Array<{ resolve(): void; reject(err: unknown): void }>;
+}
+
+interface SyncWaiter {
   upTo: number;
   resolve(): void;
   reject(err: unknown): void;
 }
 
-interface PendingWrite {
-  generation: number;
-  end: number;
-  done: boolean;
+export interface OpenOptions {
+  /** A new collection: the log may not exist yet. Otherwise a missing log is damage. */
+  create?: boolean;
+  /** For messages: the collection the log belongs to. */
+  collection?: string;
 }
-
-/** Frame buffers kept for reuse; a frame is a header and one encoded op (often a megabyte or more). */
-const FRAME_POOL = 4;
-const FRAME_MIN = 1024 * 1024;
 
 export class PointLog {
   readonly dir: string;
+  /** The format the file was in when opened: 1 means it wants migrating (a compaction does it). */
+  readonly openedFormat: LogFormat;
   private fd: number;
   private generation: number;
-  /** Bytes appended to the current file (handed to the OS or on their way). */
+  /** Bytes appended to the current file (written, in flight or queued). */
   size: number;
-  /** End of the longest prefix of appended bytes the OS has taken (every write up to it completed). */
+  /** End of the prefix the OS has taken: every frame up to it is written. */
   private written: number;
   private synced: number;
+  private nextSeq: number;
+  private queue: QueuedFrame[] = [];
+  private inFlight = false;
   private syncing = false;
-  private waiters: Waiter[] = [];
-  /** Waiting for bytes to reach the OS (not the disk): `wait=false` replies. */
-  private writeWaiters: Waiter[] = [];
-  private writes: PendingWrite[] = [];
+  private syncWaiters: SyncWaiter[] = [];
+  private idleWaiters: Array<() => void> = [];
   /** Writes and fdatasyncs in flight per file descriptor: a retired one is closed when they end. */
   private busy = new Map<number, number>();
   private retired = new Set<number>();
   private frames: Buffer[] = [];
   private reserved: Buffer | null = null;
-  private failure: unknown = null;
+  /** The latest write the disk refused; cleared by the next one that succeeds. */
+  private lastFailure: unknown = null;
+  /** A failure that leaves the file in doubt (fdatasync or truncation failed): no writes until restart. */
+  private broken: StoreError | null = null;
   private flushWanted = false;
   private flushTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /**
+   * Called after each write, before the next one starts: the one moment a compaction can run
+   * (every written frame applied, none in flight; queued ones are carried over).
+   */
+  betweenWrites: (() => void) | undefined;
 
-  private constructor(dir: string, fd: number, generation: number, size: number) {
+  private constructor(dir: string, fd: number, generation: number, size: number, nextSeq: number, format: LogFormat) {
     this.dir = dir;
     this.fd = fd;
     this.generation = generation;
     this.size = size;
     this.written = size;
     this.synced = size;
+    this.nextSeq = nextSeq;
+    this.openedFormat = format;
+  }
+
+  get file(): string {
+    return path.join(this.dir, logName(this.generation));
+  }
+
+  /** No frame queued or being written. */
+  get idle(): boolean {
+    return !this.inFlight && this.queue.length === 0;
+  }
+
+  /** A write is in progress (a compaction has to wait for it). */
+  get writing(): boolean {
+    return this.inFlight;
+  }
+
+  /** Why writes are failing, if they are (for the collection's status). */
+  get problem(): string | null {
+    if (this.broken) return this.broken.message;
+    if (this.lastFailure) return `the last write to ${this.file} failed (${describe(this.lastFailure)}); the next write retries${this.freeSpaceNote()}`;
+    return null;
+  }
+
+  /** How much room the volume has now, so whoever reads the status can tell whether a retry can work. */
+  private freeSpaceNote(): string {
+    if (!isOutOfSpace(this.lastFailure)) return '';
+    try {
+      const st = fs.statfsSync(this.dir);
+      return ` (${Math.floor((st.bavail * st.bsize) / 1024)} KiB free on the volume now)`;
+    } catch {
+      return '';
+    }
   }
 
   /**
-   * Opens (or creates) the newest log in `dir`, passing each intact frame body to `replay`
-   * (the body is only valid during the call). Older generations and leftovers are removed.
+   * Opens the newest log in `dir`, passing each intact frame body to `replay` (the body is only
+   * valid during the call). A torn tail is cut off; damage with intact frames after it is refused
+   * with the file left exactly as it was. Leftovers (older generations, unfinished compactions)
+   * are removed only once the current file has been read.
    */
-  static open(dir: string, replay: (body: Buffer) => void): PointLog {
+  static open(dir: string, replay: (body: Buffer) => void, opts: OpenOptions = {}): PointLog {
     const names = fs.readdirSync(dir);
     let generation = 0;
     for (const n of names) {
       const m = LOG_NAME.exec(n);
       if (m) generation = Math.max(generation, Number(m[1]));
     }
-    for (const n of names) {
-      const m = LOG_NAME.exec(n);
-      if ((m && Number(m[1]) !== generation) || n.endsWith('.tmp')) fs.rmSync(path.join(dir, n), { force: true });
+    const label = opts.collection === undefined ? dir : `collection \`${opts.collection}\``;
+    if (generation === 0) {
+      if (!opts.create) {
+        throw new StoreCorruptionError(dir, `${label}: its log file (points-NNNNNNNN.log in ${dir}) is missing, so its points are lost; refusing to open. Restore the file, or run \`clipstream store repair --data ${dataDirOf(dir)}\` to reopen the collection empty`);
+      }
+      generation = 1;
     }
-    if (generation === 0) generation = 1;
     const file = path.join(dir, logName(generation));
     const fd = fs.openSync(file, fs.existsSync(file) ? 'r+' : 'w+');
-    const end = readFrames(fd, replay);
-    if (end < fs.fstatSync(fd).size) {
-      // A torn tail is the write in flight at a crash: never acknowledged, safe to drop.
-      fs.ftruncateSync(fd, end);
+    let scan;
+    try {
+      scan = scanLog(fd, replay);
+      if (scan.damage && scan.damage.framesAfter > 0) {
+        const d = scan.damage;
+        throw new StoreCorruptionError(
+          file,
+          `corrupted log refused: ${label}'s log is damaged at byte ${d.offset} of ${scan.size} (${d.reason}) and ${d.framesAfter} intact frame(s) (${d.bytesAfter} bytes, the first at byte ${d.firstFrameAfter}) follow the damage, so it is not a torn tail from a crash. ` +
+            `The file is left untouched: ${file}. Run \`clipstream store repair --data ${dataDirOf(dir)}\` to salvage what follows the damage (the damaged file is kept aside)`,
+        );
+      }
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    for (const n of names) {
+      const m = LOG_NAME.exec(n);
+      if ((m && Number(m[1]) !== generation) || (n.startsWith('points-') && n.endsWith('.tmp'))) fs.rmSync(path.join(dir, n), { force: true });
+    }
+    if (scan.damage) {
+      // Nothing intact after it: the write in flight at a crash, never acknowledged.
+      process.stderr.write(`store: ${label}: dropped a torn tail of ${scan.size - scan.prefixEnd} bytes at byte ${scan.prefixEnd} of ${file} (${scan.damage.reason})\n`);
+      fs.ftruncateSync(fd, scan.prefixEnd);
       fs.fdatasyncSync(fd);
     }
     fsyncDir(dir);
-    return new PointLog(dir, fd, generation, end);
+    return new PointLog(dir, fd, generation, scan.prefixEnd, scan.lastSeq + 1, scan.format);
   }
 
   /**
@@ -98,86 +193,87 @@ export class PointLog {
    * then writes it without a copy). Valid until the next `reserve`.
    */
   reserve(bytes: number): Buffer {
-    const frame = this.frame(HEADER + bytes);
+    const frame = this.frame(FRAME_HEADER + bytes);
     this.reserved = frame;
-    return frame.subarray(HEADER, HEADER + bytes);
+    return frame.subarray(FRAME_HEADER, FRAME_HEADER + bytes);
   }
 
   /**
-   * Appends one frame and hands it to the OS in the background (the main thread does not wait
-   * for the copy into the page cache); returns the offset that, once synced, makes it durable.
+   * Appends one frame, written in the background after every frame before it. `onWritten` runs
+   * once the OS has it (in append order, before any waiter hears of it); never if it fails.
    */
-  append(body: Uint8Array): number {
-    if (this.closed) throw new Error(`store log ${this.dir} is closed`);
+  append(body: Uint8Array, onWritten?: () => void): LogTicket {
+    if (this.closed) throw new Error(`store log ${this.file} is closed`);
+    if (this.broken) throw this.broken;
     let frame = this.reserved;
     this.reserved = null;
-    if (!frame || body.buffer !== frame.buffer || body.byteOffset !== frame.byteOffset + HEADER) {
-      frame = this.frame(HEADER + body.length);
-      frame.set(body, HEADER);
+    if (!frame || body.buffer !== frame.buffer || body.byteOffset !== frame.byteOffset + FRAME_HEADER) {
+      frame = this.frame(FRAME_HEADER + body.length);
+      frame.set(body, FRAME_HEADER);
     }
-    const length = HEADER + body.length;
-    frame.writeUInt32LE(body.length, 0);
-    frame.writeUInt32LE(crc32(frame.subarray(HEADER, length)), 4);
-    const position = this.size;
+    const seq = this.nextSeq++;
+    writeFrameHeader(frame, body.length, seq);
+    const length = FRAME_HEADER + body.length;
     this.size += length;
-    const pending: PendingWrite = { generation: this.generation, end: this.size, done: false };
-    this.writes.push(pending);
-    const fd = this.fd;
-    this.hold(fd);
-    writeAll(fd, frame, length, position, (err) => {
-      this.release(fd);
-      if (this.frames.length < FRAME_POOL) this.frames.push(frame);
-      // After a compaction the frame's op is in the new file already; this write is moot.
-      if (pending.generation !== this.generation) return;
-      if (err) return this.fail(err);
-      pending.done = true;
-      while (this.writes.length > 0 && this.writes[0]!.done) this.written = this.writes.shift()!.end;
-      if (this.writeWaiters.length > 0) this.writeWaiters = settle(this.writeWaiters, this.written);
-      if (this.waiters.length > 0 || this.flushWanted) this.kick();
-    });
+    const queued: QueuedFrame = { generation: this.generation, end: this.size, state: 'queued', frame, length, seq, onWritten, waiters: [] };
+    this.queue.push(queued);
+    if (!this.inFlight) this.issue();
     this.scheduleFlush();
-    return this.size;
+    return queued as LogTicket;
   }
 
   /**
-   * Resolves once every frame appended so far is in the OS's hands: it survives a crash of this
-   * process (not of the machine), which is what a `wait=false` acknowledgement promises.
+   * Resolves once the frame is in the OS's hands: it survives a crash of this process (not of
+   * the machine), which is what a `wait=false` acknowledgement promises.
    */
-  handedOver(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    const upTo = this.size;
-    if (upTo <= this.written) return Promise.resolve();
-    return new Promise((resolve, reject) => this.writeWaiters.push({ upTo, resolve, reject }));
+  handedOver(ticket: LogTicket): Promise<void> {
+    const q = ticket as unknown as QueuedFrame;
+    if (q.state === 'written') return Promise.resolve();
+    if (q.state === 'failed') return Promise.reject(q.error);
+    return new Promise((resolve, reject) => q.waiters.push({ resolve, reject }));
   }
 
-  /** Resolves once every frame appended so far is on stable storage. */
-  sync(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    const upTo = this.size;
+  /** Resolves once the frame (by default: everything written so far) is on stable storage. */
+  sync(ticket?: LogTicket): Promise<void> {
+    if (ticket) {
+      const q = ticket as unknown as QueuedFrame;
+      if (q.state === 'failed') return Promise.reject(q.error);
+      // Written before a compaction, which made it durable in the new file.
+      if (q.generation !== this.generation) return Promise.resolve();
+    }
+    if (this.broken) return Promise.reject(this.broken);
+    const upTo = ticket ? ticket.end : this.written;
     if (upTo <= this.synced) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.waiters.push({ upTo, resolve, reject });
+      this.syncWaiters.push({ upTo, resolve, reject });
       this.kick();
     });
   }
 
+  /** Resolves when no frame is queued or being written. */
+  whenIdle(): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /**
-   * Replaces the log with a compact one holding what `writeLive` emits (the live state), made
-   * durable before it becomes current. Synchronous: the state cannot change meanwhile.
+   * Replaces the log with a compact one holding what `writeLive` emits (the live state, which
+   * holds every written frame's op), made durable before it becomes current; frames still queued
+   * follow it in the new file. Synchronous, and never with a write in flight.
    */
   rewrite(writeLive: (emit: (body: Uint8Array) => void) => void): void {
+    if (this.inFlight) throw new Error(`store log ${this.file}: compaction waits for the write in flight`);
+    if (this.broken) throw this.broken;
     const next = this.generation + 1;
     const tmp = path.join(this.dir, `${logName(next)}.tmp`);
     const fd = fs.openSync(tmp, 'w+');
     let size = 0;
+    let seq = this.nextSeq;
     try {
       writeLive((body) => {
-        const header = Buffer.allocUnsafe(HEADER);
-        header.writeUInt32LE(body.length, 0);
-        header.writeUInt32LE(crc32(body), 4);
-        writeAllSync(fd, header, size);
-        writeAllSync(fd, body, size + HEADER);
-        size += HEADER + body.length;
+        writeAllSync(fd, frameHeader(body, seq++), size);
+        writeAllSync(fd, body, size + FRAME_HEADER);
+        size += FRAME_HEADER + body.length;
       });
       fs.fdatasyncSync(fd);
     } catch (err) {
@@ -192,34 +288,133 @@ export class PointLog {
     fs.rmSync(path.join(this.dir, logName(old)), { force: true });
     this.fd = fd;
     this.generation = next;
-    this.size = size;
+    // Queued frames (not applied yet, so not in the live state) go after it, renumbered.
+    let end = size;
+    for (const f of this.queue) {
+      writeFrameHeader(f.frame, f.length - FRAME_HEADER, seq++);
+      end += f.length;
+      f.generation = next;
+      f.end = end;
+    }
+    this.nextSeq = seq;
+    this.size = end;
     this.written = size;
     this.synced = size;
-    this.writes = [];
     // Everything acknowledged before is in the new, already durable file.
-    const waiters = [...this.waiters, ...this.writeWaiters];
-    this.waiters = [];
-    this.writeWaiters = [];
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
     for (const w of waiters) w.resolve();
   }
 
+  /**
+   * Waits for frames being written, syncs what was written (a frame the disk refused has been
+   * answered already) and closes the file, also when that sync fails.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.sync();
-    this.closed = true;
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.retire(this.fd);
+    try {
+      await this.whenIdle();
+      await this.sync();
+    } finally {
+      this.closed = true;
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.retire(this.fd);
+    }
   }
 
   /** Stops without flushing (the collection is being deleted). */
   abandon(): void {
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
-    const waiters = [...this.waiters, ...this.writeWaiters];
-    this.waiters = [];
-    this.writeWaiters = [];
+    for (const f of this.queue.splice(0)) {
+      f.state = 'written';
+      for (const w of f.waiters) w.resolve();
+    }
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
     for (const w of waiters) w.resolve();
     this.retire(this.fd);
+  }
+
+  /** Writes the next group of queued frames with one writev. */
+  private issue(): void {
+    const group = this.queue.splice(0, GROUP_FRAMES);
+    this.inFlight = true;
+    const start = this.written;
+    const fd = this.fd;
+    this.hold(fd);
+    writevAll(
+      fd,
+      group.map((f) => f.frame.subarray(0, f.length)),
+      start,
+      (err) => {
+        this.release(fd);
+        this.inFlight = false;
+        if (err) this.writeFailed(group, start, err);
+        else {
+          this.groupWritten(group);
+          this.runBetweenWrites();
+        }
+        if (this.queue.length > 0) this.issue();
+        else this.drained();
+      },
+    );
+  }
+
+  private groupWritten(group: QueuedFrame[]): void {
+    this.written = group[group.length - 1]!.end;
+    this.lastFailure = null;
+    for (const f of group) {
+      f.state = 'written';
+      this.recycle(f.frame);
+      f.frame = EMPTY;
+      f.onWritten?.();
+      for (const w of f.waiters) w.resolve();
+      f.waiters = [];
+    }
+    if (this.syncWaiters.length > 0 || this.flushWanted) this.kick();
+  }
+
+  /**
+   * The disk refused a write: what reached the file of it is cut off again, and it and every
+   * frame queued behind it fail (nothing after a hole may stand). The next append retries.
+   */
+  private writeFailed(group: QueuedFrame[], start: number, err: unknown): void {
+    const failed = [...group, ...this.queue.splice(0)];
+    try {
+      fs.ftruncateSync(this.fd, start);
+    } catch (cut) {
+      this.broken = new StoreError(503, `Service unavailable: a write to ${this.file} failed (${describe(err)}) and cutting it off failed too (${describe(cut)}); no writes until the store restarts`);
+    }
+    this.size = start;
+    this.nextSeq = group[0]!.seq;
+    this.lastFailure = err;
+    for (const f of failed) {
+      f.state = 'failed';
+      f.error = err;
+      this.recycle(f.frame);
+      f.frame = EMPTY;
+      for (const w of f.waiters) w.reject(err);
+      f.waiters = [];
+    }
+    const still: SyncWaiter[] = [];
+    for (const w of this.syncWaiters) (w.upTo > start ? w.reject(err) : still.push(w));
+    this.syncWaiters = still;
+  }
+
+  private runBetweenWrites(): void {
+    if (!this.betweenWrites || this.closed) return;
+    try {
+      this.betweenWrites();
+    } catch (err) {
+      process.stderr.write(`store: ${this.file}: ${describe(err)}\n`);
+    }
+  }
+
+  private drained(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** A pooled frame buffer of at least `bytes` bytes. */
@@ -229,17 +424,12 @@ export class PointLog {
     return Buffer.allocUnsafeSlow(Math.max(bytes, FRAME_MIN));
   }
 
-  /** A lost write leaves a hole: nothing appended after it may be acknowledged as durable. */
-  private fail(err: unknown): void {
-    this.failure ??= err;
-    const failed = [...this.waiters, ...this.writeWaiters];
-    this.waiters = [];
-    this.writeWaiters = [];
-    for (const w of failed) w.reject(err);
+  private recycle(frame: Buffer): void {
+    if (frame.length > 0 && this.frames.length < FRAME_POOL) this.frames.push(frame);
   }
 
   private kick(): void {
-    if (this.syncing || this.closed || this.failure) return;
+    if (this.syncing || this.closed || this.broken) return;
     const target = this.written;
     if (target <= this.synced) return;
     this.syncing = true;
@@ -254,11 +444,20 @@ export class PointLog {
         this.kick();
         return;
       }
-      if (err) return this.fail(err);
+      if (err) {
+        // After a failed fdatasync the kernel may have dropped the dirty pages: only a replay
+        // from the file can tell what is really there.
+        this.broken = new StoreError(503, `Service unavailable: fdatasync of ${this.file} failed (${describe(err)}); no writes until the store restarts`);
+        const waiters = this.syncWaiters;
+        this.syncWaiters = [];
+        for (const w of waiters) w.reject(this.broken);
+        return;
+      }
       this.synced = Math.max(this.synced, target);
-      const still = settle(this.waiters, this.synced);
-      this.waiters = still;
-      if (this.synced >= this.size) this.flushWanted = false;
+      const still: SyncWaiter[] = [];
+      for (const w of this.syncWaiters) (w.upTo <= this.synced ? w.resolve() : still.push(w));
+      this.syncWaiters = still;
+      if (this.synced >= this.written) this.flushWanted = false;
       // More was written meanwhile: sync it for whoever waits; unwritten bytes kick when written.
       if (still.length > 0 || this.flushWanted) this.kick();
     });
@@ -296,15 +495,28 @@ export class PointLog {
   }
 }
 
-/** Resolves the waiters covered by `upTo`; returns the others. */
-function settle(waiters: Waiter[], upTo: number): Waiter[] {
-  const still: Waiter[] = [];
-  for (const w of waiters) (w.upTo <= upTo ? w.resolve() : still.push(w));
-  return still;
+const EMPTY = Buffer.alloc(0);
+
+export function logName(generation: number): string {
+  return `points-${String(generation).padStart(8, '0')}.log`;
 }
 
-function logName(generation: number): string {
-  return `points-${String(generation).padStart(8, '0')}.log`;
+/** The newest log generation in a collection directory (0 when there is none). */
+export function currentGeneration(dir: string): number {
+  let generation = 0;
+  for (const n of fs.readdirSync(dir)) {
+    const m = LOG_NAME.exec(n);
+    if (m) generation = Math.max(generation, Number(m[1]));
+  }
+  return generation;
+}
+
+function dataDirOf(collectionDir: string): string {
+  return path.dirname(path.dirname(collectionDir));
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function writeAllSync(fd: number, buf: Uint8Array, position: number): void {
@@ -312,15 +524,22 @@ function writeAllSync(fd: number, buf: Uint8Array, position: number): void {
   while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off, position + off);
 }
 
-/** Writes `length` bytes of `buf` at `position` on a libuv thread, short writes resumed. */
-function writeAll(fd: number, buf: Buffer, length: number, position: number, done: (err: Error | null) => void): void {
-  let off = 0;
+/** Writes `bufs` back to back from `position` on a libuv thread, short writes resumed. */
+function writevAll(fd: number, bufs: Buffer[], position: number, done: (err: Error | null) => void): void {
+  let rest = bufs;
+  let at = position;
   const step = () =>
-    fs.write(fd, buf, off, length - off, position + off, (err, n) => {
+    fs.writev(fd, rest, at, (err, n) => {
       if (err) return done(err);
-      off += n;
-      if (off < length) step();
-      else done(null);
+      if (n === 0) return done(new Error('write made no progress'));
+      at += n;
+      while (rest.length > 0 && n >= rest[0]!.length) {
+        n -= rest[0]!.length;
+        rest = rest.slice(1);
+      }
+      if (rest.length === 0) return done(null);
+      if (n > 0) rest = [rest[0]!.subarray(n), ...rest.slice(1)];
+      step();
     });
   step();
 }
@@ -332,38 +551,4 @@ export function fsyncDir(dir: string): void {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/** Calls `replay` for each intact frame; returns the offset just past the last one. */
-function readFrames(fd: number, replay: (body: Buffer) => void): number {
-  const fileSize = fs.fstatSync(fd).size;
-  let buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(HEADER, fileSize)));
-  let bufStart = 0;
-  let bufLen = 0;
-  let pos = 0;
-  const ensure = (need: number): boolean => {
-    if (pos + need > fileSize) return false;
-    if (pos >= bufStart && pos + need <= bufStart + bufLen) return true;
-    if (need > buf.length) buf = Buffer.allocUnsafe(need);
-    bufStart = pos;
-    bufLen = 0;
-    const want = Math.min(buf.length, fileSize - pos);
-    while (bufLen < want) {
-      const n = fs.readSync(fd, buf, bufLen, want - bufLen, pos + bufLen);
-      if (n === 0) break;
-      bufLen += n;
-    }
-    return bufLen >= need;
-  };
-  while (pos < fileSize) {
-    if (!ensure(HEADER)) break;
-    const len = buf.readUInt32LE(pos - bufStart);
-    const sum = buf.readUInt32LE(pos - bufStart + 4);
-    if (len === 0 || !ensure(HEADER + len)) break;
-    const body = buf.subarray(pos - bufStart + HEADER, pos - bufStart + HEADER + len);
-    if (crc32(body) !== sum) break;
-    replay(body);
-    pos += HEADER + len;
-  }
-  return pos;
 }

@@ -41,6 +41,16 @@ const KIND_CODES: Record<PointOp['kind'], number> = {
 const KINDS = Object.fromEntries(Object.entries(KIND_CODES).map(([k, v]) => [v, k])) as Record<number, PointOp['kind']>;
 const NULL_PAYLOAD = 0xffffffff;
 
+/** The op kind a body's first byte stands for (repair reports name what a damaged frame held). */
+export function opKindName(code: number): PointOp['kind'] | undefined {
+  return KINDS[code];
+}
+
+/** The operation id an encoded op carries. */
+export function opIdOf(body: Buffer): number {
+  return body.readDoubleLE(4);
+}
+
 const pad4 = (n: number) => (n + 3) & ~3;
 
 /**

@@ -3,12 +3,13 @@
  * operations of Qdrant's REST API expressed on request bodies that have already passed schema
  * validation. No HTTP here: the server in ../http wraps this, and tests may use it directly.
  */
-import { isProcessAlive } from '../../../shared/process.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { badRequest, collectionNotFound, conflict, notFound, StoreError, validationError, wrongInput } from './errors.ts';
-import { Collection, writeJsonDurably, type CollectionMeta, type UpdateResult, type VectorParamsJson, type WriteOptions } from './collection.ts';
+import { badRequest, collectionNotFound, conflict, notFound, StoreCorruptionError, StoreError, storageError, validationError, wrongInput } from './errors.ts';
+import { Collection, type CollectionMeta, type UpdateResult, type VectorParamsJson, type WriteOptions } from './collection.ts';
+import { checkAliases, readJsonFile, writeJsonDurably } from './json-file.ts';
+import { releaseLock, takeLock } from './lock.ts';
 import { fsyncDir } from './log.ts';
 import { query, queryGroups } from './query.ts';
 import type { PointOp } from './records.ts';
@@ -39,13 +40,28 @@ export class Store {
     this.dataDir = dataDir;
   }
 
-  /** Opens (creating if needed) a store directory and loads every collection into memory. */
+  /**
+   * Opens (creating if needed) a store directory and loads every collection into memory. A
+   * damaged file anywhere (a log, a meta.json, aliases.json) refuses the whole store with an
+   * error naming it: serving a silently shrunken collection would be worse than not serving.
+   */
   static open(dataDir: string): Store {
     const dir = path.resolve(dataDir);
     fs.mkdirSync(path.join(dir, 'collections'), { recursive: true });
     takeLock(dir);
     const store = new Store(dir);
-    const root = path.join(dir, 'collections');
+    try {
+      store.load();
+    } catch (err) {
+      for (const c of store.collections.values()) c.destroy();
+      releaseLock(dir);
+      throw err;
+    }
+    return store;
+  }
+
+  private load(): void {
+    const root = path.join(this.dataDir, 'collections');
     for (const entry of fs.readdirSync(root)) {
       const full = path.join(root, entry);
       if (entry.startsWith('.')) {
@@ -53,23 +69,41 @@ export class Store {
         fs.rmSync(full, { recursive: true, force: true });
         continue;
       }
-      if (!fs.existsSync(path.join(full, 'meta.json'))) continue;
+      if (!fs.statSync(full).isDirectory()) continue;
+      // meta.json is written before a collection directory gets its final name: without it
+      // the directory is damaged, not half-made.
       const c = Collection.open(full);
-      store.collections.set(c.name, c);
+      const twin = this.collections.get(c.name);
+      if (twin) {
+        c.destroy();
+        throw new StoreCorruptionError(full, `collections ${twin.dir} and ${full} both claim the name \`${c.name}\`; refusing to open. Move the one that is not wanted out of ${root}`);
+      }
+      this.collections.set(c.name, c);
     }
-    const aliasFile = path.join(dir, 'aliases.json');
+    const aliasFile = path.join(this.dataDir, 'aliases.json');
     if (fs.existsSync(aliasFile)) {
-      const saved = JSON.parse(fs.readFileSync(aliasFile, 'utf8')) as Record<string, string>;
-      for (const [alias, name] of Object.entries(saved)) if (store.collections.has(name)) store.aliases.set(alias, name);
+      const hint = `Fix or remove it (aliases can be recreated; \`clipstream store repair --data ${this.dataDir}\` moves it aside)`;
+      const saved = readJsonFile<Record<string, string>>(aliasFile, checkAliases, hint);
+      for (const [alias, name] of Object.entries(saved)) {
+        if (!this.collections.has(name)) {
+          throw new StoreCorruptionError(aliasFile, `${aliasFile} is damaged (alias \`${alias}\` points to collection \`${name}\`, which does not exist); refusing to open rather than drop it. ${hint}`);
+        }
+        this.aliases.set(alias, name);
+      }
     }
-    return store;
   }
 
+  /** Closes every collection; the lock goes whatever happens, so a restart is never blocked. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.collections.values()].map((c) => c.close()));
-    fs.rmSync(path.join(this.dataDir, 'store.lock'), { force: true });
+    try {
+      const results = await Promise.allSettled([...this.collections.values()].map((c) => c.close()));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    } finally {
+      releaseLock(this.dataDir);
+    }
   }
 
   /** A collection by name or alias. */
@@ -101,11 +135,16 @@ export class Store {
     const root = path.join(this.dataDir, 'collections');
     const id = `c-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
     const tmp = path.join(root, `.tmp-${id}`);
-    fs.mkdirSync(tmp);
-    Collection.create(tmp, meta).destroy();
     const final = path.join(root, id);
-    fs.renameSync(tmp, final);
-    fsyncDir(root);
+    try {
+      fs.mkdirSync(tmp);
+      Collection.create(tmp, meta).destroy();
+      fs.renameSync(tmp, final);
+      fsyncDir(root);
+    } catch (err) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw storageError(err, path.join(tmp, 'meta.json'));
+    }
     this.collections.set(name, Collection.open(final));
     return true;
   }
@@ -113,15 +152,10 @@ export class Store {
   deleteCollection(name: string): boolean {
     const c = this.collections.get(name) ?? this.collections.get(this.aliases.get(name) ?? '');
     if (!c) return false;
+    const kept = new Map([...this.aliases].filter(([, target]) => target !== c.name));
+    if (kept.size !== this.aliases.size) this.saveAliases(kept);
+    this.aliases = kept;
     this.collections.delete(c.name);
-    let aliasesChanged = false;
-    for (const [alias, target] of this.aliases) {
-      if (target === c.name) {
-        this.aliases.delete(alias);
-        aliasesChanged = true;
-      }
-    }
-    if (aliasesChanged) this.saveAliases();
     c.destroy();
     const root = path.join(this.dataDir, 'collections');
     const trash = path.join(root, `.deleted-${path.basename(c.dir)}`);
@@ -186,8 +220,8 @@ export class Store {
         next.set(new_alias_name, target);
       }
     }
+    this.saveAliases(next);
     this.aliases = next;
-    this.saveAliases();
     return true;
   }
 
@@ -200,8 +234,13 @@ export class Store {
     return { aliases: this.listAliases().aliases.filter((a) => a.collection_name === c.name) };
   }
 
-  private saveAliases(): void {
-    writeJsonDurably(path.join(this.dataDir, 'aliases.json'), Object.fromEntries(this.aliases));
+  private saveAliases(aliases: Map<string, string>): void {
+    const file = path.join(this.dataDir, 'aliases.json');
+    try {
+      writeJsonDurably(file, Object.fromEntries(aliases));
+    } catch (err) {
+      throw storageError(err, file);
+    }
   }
 
   // ---- payload indexes ----------------------------------------------------------------
@@ -375,23 +414,3 @@ function buildMeta(name: string, body: Body): CollectionMeta {
     payload_schema: {},
   };
 }
-
-/** One process per data directory: a second one would interleave writes into the same logs. */
-function takeLock(dir: string): void {
-  const file = path.join(dir, 'store.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(fs.readFileSync(file, 'utf8'));
-      if (pid && pid !== process.pid && isProcessAlive(pid)) {
-        throw new StoreError(500, `Service internal error: data directory ${dir} is in use by process ${pid}`);
-      }
-      fs.rmSync(file, { force: true });
-    }
-  }
-  throw new StoreError(500, `Service internal error: cannot lock data directory ${dir}`);
-}
-

@@ -3,7 +3,9 @@
  * a boxed double in a JS array only for the engine to copy it into float32 storage; here the
  * numbers of arrays under a "vector"/"vectors" key are read straight from the bytes into
  * Float32Arrays (several times faster, no garbage per element). Everything else — ids,
- * payloads, strings with escapes — is parsed with JSON's exact semantics.
+ * payloads, strings with escapes — is parsed with JSON's exact semantics; inside a payload no key
+ * is special (a payload field called "vector" stays a plain array). Nesting deeper than
+ * serde_json's (and so Qdrant's) recursion limit is refused like any other format error.
  */
 import { StoreError } from '../engine/errors.ts';
 
@@ -11,6 +13,22 @@ const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 const POW10_INT = Int32Array.of(1, 10, 100, 1000, 10000);
 const MAX_DIGITS = 15;
 const BLOCK_FLOATS = 256 * 1024;
+/** serde_json's default recursion limit: Qdrant refuses deeper bodies the same way. */
+export const MAX_NESTING = 128;
+
+/** Where a value sits: arrays of numbers become float32 only under a vector key, never in a payload. */
+const PLAIN = 0;
+const VECTOR = 1;
+const PAYLOAD = 2;
+type Mode = typeof PLAIN | typeof VECTOR | typeof PAYLOAD;
+
+/** The mode of the value under `key` in an object whose own mode is `mode`. */
+function childMode(mode: Mode, key: string): Mode {
+  if (mode === PAYLOAD) return PAYLOAD;
+  if (key === 'vector' || key === 'vectors') return VECTOR;
+  if (key === 'payload' || key === 'payloads') return PAYLOAD;
+  return mode;
+}
 
 // Byte values.
 const QUOTE = 0x22;
@@ -34,10 +52,33 @@ const NINE = 0x39;
 export function parseVectorJson(buf: Buffer, floats?: Float32Array): unknown {
   const p = new Parser(buf, floats);
   p.ws();
-  const value = p.value(false);
+  const value = p.value(PLAIN);
   p.ws();
   if (p.i !== buf.length) p.fail('trailing characters');
   return value;
+}
+
+/**
+ * Refuses a body nested deeper than MAX_NESTING before JSON.parse takes it: the parsed value
+ * would otherwise overflow the stack of whatever walks it next (schema validation, filters).
+ */
+export function checkNesting(buf: Buffer): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === LBRACE || c === LBRACKET) {
+      if (++depth > MAX_NESTING) {
+        const p = new Parser(buf);
+        p.i = i;
+        p.fail('recursion limit exceeded');
+      }
+    } else if (c === RBRACE || c === RBRACKET) depth--;
+  }
 }
 
 class Parser {
@@ -51,6 +92,7 @@ class Parser {
   private block: Float32Array;
   private blockUsed = 0;
   private readonly dv: DataView;
+  private depth = 0;
 
   constructor(b: Buffer, floats?: Float32Array) {
     this.b = b;
@@ -82,11 +124,15 @@ class Parser {
     this.i = i;
   }
 
-  /** `vec`: inside a vector subtree, where arrays of numbers become Float32Arrays. */
-  value(vec: boolean): unknown {
+  /** In VECTOR mode (a vector subtree) arrays of numbers become Float32Arrays. */
+  value(mode: Mode): unknown {
     const c = this.b[this.i];
-    if (c === LBRACE) return this.object(vec);
-    if (c === LBRACKET) return this.array(vec);
+    if (c === LBRACE || c === LBRACKET) {
+      if (++this.depth > MAX_NESTING) this.fail('recursion limit exceeded');
+      const v = c === LBRACE ? this.object(mode) : this.array(mode);
+      this.depth--;
+      return v;
+    }
     if (c === QUOTE) return this.string();
     if (c === MINUS || (c !== undefined && c >= ZERO && c <= NINE)) return this.number();
     if (this.literal('true')) return true;
@@ -102,7 +148,7 @@ class Parser {
     return true;
   }
 
-  private object(vec: boolean): Record<string, unknown> {
+  private object(mode: Mode): Record<string, unknown> {
     this.i++;
     const out: Record<string, unknown> = {};
     this.ws();
@@ -118,8 +164,7 @@ class Parser {
       if (this.b[this.i] !== COLON) this.fail("expected ':'");
       this.i++;
       this.ws();
-      const childVec = key === 'vector' || key === 'vectors' ? true : key === 'payload' || key === 'payloads' ? false : vec;
-      const v = this.value(childVec);
+      const v = this.value(childMode(mode, key));
       if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
       else out[key] = v;
       this.ws();
@@ -136,11 +181,11 @@ class Parser {
     }
   }
 
-  private array(vec: boolean): unknown[] | Float32Array {
+  private array(mode: Mode): unknown[] | Float32Array {
     const start = this.i;
     this.i++;
     this.ws();
-    if (vec) {
+    if (mode === VECTOR) {
       const c = this.b[this.i];
       if (c === MINUS || (c !== undefined && c >= ZERO && c <= NINE)) {
         const dense = this.denseNumbers();
@@ -156,7 +201,7 @@ class Parser {
     }
     for (;;) {
       this.ws();
-      out.push(this.value(vec));
+      out.push(this.value(mode));
       this.ws();
       const c = this.b[this.i];
       if (c === COMMA) {

@@ -5,6 +5,9 @@
 import type { Store } from '../engine/store.ts';
 import type { WriteOptions } from '../engine/collection.ts';
 
+/** The Qdrant version whose REST API (and OpenAPI document) this server follows. */
+export const COMPATIBLE_VERSION = '1.19.0';
+
 type Body = Record<string, unknown>;
 
 export interface RouteContext {
@@ -18,6 +21,10 @@ export interface Route {
   method: string;
   /** Path segments; `*` captures one segment (URL-decoded) into params. */
   segments: string[];
+  /** Answered without the api key (health probes only); every other route needs it. */
+  public?: boolean;
+  /** How the result is sent: in Qdrant's envelope (default), as bare JSON (the root), or as text (probes). */
+  reply?: 'envelope' | 'bare' | 'text';
   schema?: string;
   /** Bodies that carry stored vectors, parsed by json-body.ts into Float32Arrays. */
   vectorBody?: boolean;
@@ -34,7 +41,14 @@ const r = (method: string, pattern: string, handle: Route['handle'], schema?: st
   handle,
 });
 
+/** Probes an orchestrator calls without credentials, answered as Qdrant does. */
+const probe = (pattern: string, text: string): Route => ({ method: 'GET', segments: [pattern.slice(1)], public: true, reply: 'text', handle: () => text });
+
 export const ROUTES: Route[] = [
+  probe('/healthz', 'healthz check passed'),
+  probe('/livez', 'livez check passed'),
+  probe('/readyz', 'all shards are ready'),
+  { ...r('GET', '/', () => ({ title: 'qdrant - vector search engine', version: COMPATIBLE_VERSION, commit: 'clipstream-embedded' })), reply: 'bare' },
   r('GET', '/collections', ({ store }) => store.listCollections()),
   r('GET', '/aliases', ({ store }) => store.listAliases()),
   r('POST', '/collections/aliases', ({ store, body }) => store.updateAliases(body as { actions: Body[] }), 'ChangeAliasesOperation'),

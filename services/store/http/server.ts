@@ -8,20 +8,15 @@ import os from 'node:os';
 import { timingSafeEqual } from 'node:crypto';
 import { StoreError } from '../engine/errors.ts';
 import type { Store } from '../engine/store.ts';
-import { matchRoute, ROUTES } from './routes.ts';
+import { COMPATIBLE_VERSION, matchRoute, ROUTES } from './routes.ts';
+import { parseRequestTarget } from './request-target.ts';
 import { validateBody, warmUp } from './validate.ts';
-import { parseVectorJson } from './json-body.ts';
+import { checkNesting, parseVectorJson } from './json-body.ts';
 import { ParsePool } from './parse-pool.ts';
 
-/** The Qdrant version whose REST API (and OpenAPI document) this server follows. */
-export const COMPATIBLE_VERSION = '1.19.0';
+export { COMPATIBLE_VERSION };
 /** Qdrant's default service.max_request_size_mb. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
-const HEALTH: Record<string, string> = {
-  '/healthz': 'healthz check passed',
-  '/livez': 'livez check passed',
-  '/readyz': 'all shards are ready',
-};
 
 export interface ServerOptions {
   apiKey?: string;
@@ -62,26 +57,25 @@ export function createStoreServer(store: Store, opts: ServerOptions = {}): http.
 async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const { store, opts } = ctx;
   const started = process.hrtime.bigint();
-  const url = new URL(req.url ?? '/', 'http://store');
-  const pathname = url.pathname.replace(/\/+$/, '') || '/';
   const method = req.method ?? 'GET';
-
-  if (HEALTH[pathname] && method === 'GET') {
-    res.writeHead(200, { 'content-type': 'text/plain' }).end(HEALTH[pathname]);
-    return;
+  let target;
+  try {
+    target = parseRequestTarget(req.url ?? '/');
+  } catch (err) {
+    await drain(req);
+    throw err;
   }
-  if (opts.apiKey && !authorised(req, opts.apiKey)) {
+  const { segments, query } = target;
+  const pathname = `/${segments.join('/')}`;
+  // Authorisation is decided on the route the decoded path matched, deny by default: only a
+  // route marked public (the health probes) is answered without the key, unknown paths included.
+  const match = matchRoute(method, segments);
+  const open = match !== undefined && 'route' in match && match.route.public === true;
+  if (opts.apiKey && !open && !authorised(req, opts.apiKey)) {
     await drain(req);
     const provided = req.headers['api-key'] ?? req.headers.authorization;
     throw new StoreError(401, provided ? 'Invalid API key or JWT' : 'Must provide an API key or an Authorization bearer token');
   }
-  if (pathname === '/' && method === 'GET') {
-    sendJson(res, 200, JSON.stringify({ title: 'qdrant - vector search engine', version: COMPATIBLE_VERSION, commit: 'clipstream-embedded' }));
-    return;
-  }
-
-  const segments = pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
-  const match = matchRoute(method, segments);
   if (!match) {
     await drain(req);
     throw new StoreError(404, `Not found: no API at ${method} ${pathname}`);
@@ -109,8 +103,10 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
         }
       } else {
         try {
+          checkNesting(raw);
           body = JSON.parse(raw.length === 0 ? 'null' : raw.toString('utf8')) as Record<string, unknown>;
         } catch (err) {
+          if (err instanceof StoreError) throw err;
           throw new StoreError(400, `Format error in JSON body: ${(err as Error).message}`);
         } finally {
           giveBack(raw);
@@ -121,11 +117,20 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
     } else {
       await drain(req);
     }
-    const waitParam = url.searchParams.get('wait');
+    const waitParam = query.get('wait');
     if (waitParam !== null && waitParam !== 'true' && waitParam !== 'false') {
       throw new StoreError(400, `Query deserialize error: wait: provided string was not \`true\` or \`false\``);
     }
     const result = await route.handle({ store, params, body, write: { wait: waitParam === 'true' } });
+    if (route.reply === 'text') {
+      const text = String(result);
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) }).end(text);
+      return;
+    }
+    if (route.reply === 'bare') {
+      sendJson(res, 200, JSON.stringify(result));
+      return;
+    }
     sendJson(res, 200, `{"result":${JSON.stringify(result)},"status":"ok","time":${elapsed(started)}}`);
   } finally {
     // The engine has copied the vectors out by now (into its columns and its log).
@@ -136,7 +141,8 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
 function authorised(req: http.IncomingMessage, apiKey: string): boolean {
   const header = req.headers['api-key'];
   const auth = req.headers.authorization;
-  const given = typeof header === 'string' ? header : typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
+  // The auth scheme is case-insensitive (RFC 9110 §11.1).
+  const given = typeof header === 'string' ? header : typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7) : undefined;
   if (given === undefined) return false;
   const a = Buffer.from(given);
   const b = Buffer.from(apiKey);
