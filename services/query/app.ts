@@ -112,7 +112,7 @@ export async function buildQueryApp(deps: QueryAppDeps): Promise<FastifyInstance
   app.server.maxConnections = limits.maxConnections;
   app.addHook('onReady', async () => {
     follower.start();
-    await follower.refresh();
+    await follower.refresh(Math.min(limits.timeoutMs, 3000));
   });
   app.addHook('onClose', async () => {
     follower.stop();

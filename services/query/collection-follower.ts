@@ -64,10 +64,15 @@ export class CollectionFollower {
     this.timer = undefined;
   }
 
-  /** Reads the alias once (concurrent callers share the read); never throws. */
-  refresh(): Promise<void> {
+  /**
+   * Reads the alias once (concurrent callers share the read); never throws, and gives up after
+   * `maxWaitMs` (a hanging store must not hold a request or the start-up): the next refresh tries again.
+   */
+  refresh(maxWaitMs = 3_000): Promise<void> {
     this.refreshing ??= this.read().finally(() => (this.refreshing = undefined));
-    return this.refreshing;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)));
+    return Promise.race([this.refreshing, gaveUp]).finally(() => clearTimeout(timer));
   }
 
   private async read(): Promise<void> {

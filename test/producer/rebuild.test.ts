@@ -176,12 +176,14 @@ test('a rebuild killed mid-way leaves the alias on the old version; the next one
   // The killed process's leases expire (RUN_LEASE_MS) rather than blocking the alias for good.
   const state = LocalState.open(config.store.dataDir);
   try {
-    await waitFor('the dead rebuild\'s lease to expire', async () => {
-      const got = await state.locks.acquire(`rebuild|${alias}`, { holder: 'test' });
-      if (!('release' in got)) return false;
-      await got.release();
-      return true;
-    }, 10_000, 100);
+    for (const key of [`rebuild|${alias}`, `${alias}_v2|${spec}`]) {
+      await waitFor(`the dead rebuild's lease on ${key} to expire`, async () => {
+        const got = await state.locks.acquire(key, { holder: 'test' });
+        if (!('release' in got)) return false;
+        await got.release();
+        return true;
+      }, 10_000, 100);
+    }
   } finally {
     state.close();
   }

@@ -56,12 +56,12 @@ export const operationsRoutes: FastifyPluginAsync<OperationsOptions> = async (ap
 
   async function readiness(): Promise<Record<'model' | 'store', Check>> {
     const { encoder, store, follower } = o;
-    await follower.refresh();
+    const ms = Math.min(o.timeoutMs, 3000);
+    // The periodic refresh keeps `current` fresh; a probe does not wait for another read.
     const collection = follower.current;
     const model = encoder.model?.modelId
       ? { ok: true, detail: `ok: ${encoder.model.modelId}${encoder.model.isTestModel ? ' [TEST MODEL]' : ''}` }
       : { ok: false, detail: 'not loaded' };
-    const ms = Math.min(o.timeoutMs, 3000);
     try {
       const info = await withDeadline(
         store.client.getCollection(collection),
