@@ -13,7 +13,7 @@ import { Worker } from 'bullmq';
 import type { Config } from '../../shared/config/index.ts';
 import { ClipstreamError, describeError } from '../../shared/errors.ts';
 import type { PipelineStore } from '../../shared/pipeline/index.ts';
-import { openQueues, RedisLocks, SCHEDULES_QUEUE, type QueueContext } from '../../shared/queue/index.ts';
+import { openQueues, RedisLocks, SCHEDULES_QUEUE, warnIfNotPersistent, type QueueContext } from '../../shared/queue/index.ts';
 import type { Schedule } from '../../shared/state/types.ts';
 import { connectStore } from '../store-connect.ts';
 import { fireSchedule, type Firing, type ScheduledRunners } from './fire.ts';
@@ -60,6 +60,8 @@ export async function startScheduler(config: Config, options: SchedulerOptions =
       const opened = await openQueues(config.queue, { connectionName: 'clipstream-scheduler', onError: (e) => log(`redis: ${describeError(e)}`) });
       closers.push(() => opened.close());
       ctx = opened;
+      // The schedules are only as durable as Redis: without persistence its restart forgets them.
+      await warnIfNotPersistent(opened.redis, log);
     }
     let store = options.store;
     if (!store) {
