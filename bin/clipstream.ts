@@ -9,6 +9,8 @@ import * as configCommand from './commands/config.ts';
 import * as ingestCommand from './commands/ingest.ts';
 import * as syncCommand from './commands/sync.ts';
 import * as rebuildCommand from './commands/rebuild.ts';
+import * as scheduleCommand from './commands/schedule.ts';
+import * as schedulerCommand from './commands/scheduler.ts';
 import * as workerCommand from './commands/worker.ts';
 import * as statusCommand from './commands/status.ts';
 import * as encodeCommand from './commands/encode.ts';
@@ -24,7 +26,7 @@ const program = new Command()
   .version('0.1.0')
   .showHelpAfterError();
 
-for (const command of [demoCommand, configCommand, ingestCommand, syncCommand, rebuildCommand, workerCommand, statusCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand]) command.register(program);
+for (const command of [demoCommand, configCommand, ingestCommand, syncCommand, rebuildCommand, scheduleCommand, schedulerCommand, workerCommand, statusCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);

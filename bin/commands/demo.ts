@@ -12,6 +12,7 @@ import { EncoderThread } from '../../shared/encoder/thread.ts';
 import { runIngest } from '../../services/producer/ingest.ts';
 import { ingestDisplay } from '../../services/producer/progress.ts';
 import { startQueryService } from '../../services/query/server.ts';
+import { EmbeddedScheduler } from '../../services/scheduler/embedded.ts';
 import { connectStore } from '../../services/store-connect.ts';
 
 const SAMPLE_CATALOGUE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples/catalogue');
@@ -42,11 +43,13 @@ export function register(program: Command): void {
         display.finish(summary);
         if (!opts.serve) return;
         const service = await startQueryService(cfg, { encoder, store, onNotice: notice });
+        // The schedules of DATA_DIR/state.db (`clipstream schedule add`) run here, on the same encoder and store.
+        const scheduler = cfg.queue.redisUrl ? undefined : EmbeddedScheduler.start(cfg, { encoder, store, log: notice });
         keepOpen = true;
         const label = encoder.model.isTestModel ? ' [TEST MODEL: colours and product types only]' : '';
         process.stdout.write(`\nsearch page: ${service.url}/${label}\nAPI docs:    ${service.url}/docs\nCtrl-C to stop.\n`);
         const stop = () => {
-          void service.close().then(() => Promise.all([store.close(), encoder.close()])).finally(() => process.exit(0));
+          void service.close().then(() => scheduler?.close()).then(() => Promise.all([store.close(), encoder.close()])).finally(() => process.exit(0));
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

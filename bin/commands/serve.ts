@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { config } from '../../shared/config/index.ts';
 import { ClipstreamError } from '../../shared/errors.ts';
 import { startQueryService } from '../../services/query/server.ts';
+import { openEmbeddedScheduling } from '../../services/scheduler/embedded.ts';
 
 export function register(program: Command): void {
   program
@@ -33,14 +34,19 @@ export function register(program: Command): void {
       }
       const c = { ...base, server: { ...base.server, host: opts.host ?? base.server.host, port } };
       const notice = (line: string) => process.stderr.write(`${line}\n`);
-      const service = await startQueryService(c, { allowTestModel: opts.allowTestModel, onNotice: notice, log: opts.log });
+      // Without Redis the schedules of DATA_DIR/state.db run in this process, on the encoder and store it serves with.
+      const scheduling = c.queue.redisUrl ? undefined : await openEmbeddedScheduling(c, { allowTestModel: opts.allowTestModel, onNotice: notice });
+      const service = await startQueryService(c, { encoder: scheduling?.encoder, store: scheduling?.store, allowTestModel: opts.allowTestModel, onNotice: notice, log: opts.log }).catch(async (err: unknown) => {
+        await scheduling?.close();
+        throw err;
+      });
       process.stdout.write(`search page: ${service.url}/\nAPI docs:    ${service.url}/docs\n`);
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
         notice(`serve: ${signal}, closing`);
-        service.close().then(
+        service.close().then(() => scheduling?.close()).then(
           () => process.exit(0),
           (err: unknown) => {
             notice(`serve: close failed: ${(err as Error).message}`);

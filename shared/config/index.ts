@@ -90,6 +90,7 @@ const envSchema = z.object({
   RUN_LEASE_MS: int(1000, 86_400_000).default(60_000),
   SYNC_MAX_DELETE_SHARE: z.coerce.number().min(0).max(1).default(0.2),
   REBUILD_KEEP_VERSIONS: int(1, 100).default(2),
+  SCHEDULE_POLL_MS: int(100, 3_600_000).default(5_000),
   // Queue
   REDIS_URL: optionalString.pipe(url.optional()),
   QUEUE_PREFIX: z.string().min(1).default('clipstream'),
@@ -190,6 +191,8 @@ export interface Config {
     maxDeleteShare: number;
     /** Collection versions a rebuild keeps (the live one included), for rollback. */
     keepVersions: number;
+    /** Embedded: how often serve's scheduler re-reads the schedules in state.db. */
+    schedulePollMs: number;
   };
   s3: { endpoint?: string; region: string; forcePathStyle: boolean; concurrency: number };
   server: {
@@ -287,7 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       upsertConcurrency: e.UPSERT_CONCURRENCY,
       payloadIndexes: e.PAYLOAD_INDEXES ?? [],
     },
-    runs: { leaseMs: e.RUN_LEASE_MS, maxDeleteShare: e.SYNC_MAX_DELETE_SHARE, keepVersions: e.REBUILD_KEEP_VERSIONS },
+    runs: { leaseMs: e.RUN_LEASE_MS, maxDeleteShare: e.SYNC_MAX_DELETE_SHARE, keepVersions: e.REBUILD_KEEP_VERSIONS, schedulePollMs: e.SCHEDULE_POLL_MS },
     queue: {
       redisUrl: e.REDIS_URL,
       prefix: e.QUEUE_PREFIX,

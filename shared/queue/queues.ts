@@ -31,6 +31,12 @@ import { pointId } from '../store/ids.ts';
 export const QUEUE_NAMES = { image: 'embed-image', text: 'embed-text' } as const satisfies Record<Modality, string>;
 export type QueueName = (typeof QUEUE_NAMES)[Modality];
 
+/**
+ * The job schedulers of `clipstream schedule add` (one per schedule, the schedule as job data,
+ * the run mode as job name), consumed by `clipstream scheduler`.
+ */
+export const SCHEDULES_QUEUE = 'schedules';
+
 /** What a job carries: the item itself (workers need nothing else to fetch it), its run and where it goes. */
 export interface EmbedJobData<T extends CatalogueItem = CatalogueItem> {
   runId: string;

@@ -101,11 +101,13 @@ export class IngestRuns implements RunLog {
     const fields: Record<string, string> = { endedAt: new Date().toISOString(), outcome: end.outcome };
     if (end.error) fields.error = end.error;
     if (end.sync) fields.sync = JSON.stringify(end.sync);
-    const multi = this.#redis.multi().hset(this.#runKey(id), fields);
-    // A run that ended early (failed, interrupted) stops counting as in progress.
-    if (end.outcome !== 'succeeded') multi.hsetnx(this.#runKey(id), 'producedAt', fields.endedAt!);
+    // A run that ended has produced all it will (a failed or skipped one, a rebuild whose passes
+    // are runs of their own), so it stops counting as in progress.
+    const multi = this.#redis.multi().hset(this.#runKey(id), fields).hsetnx(this.#runKey(id), 'producedAt', fields.endedAt!);
     // Counts and failures were recorded as they happened (by the producer and the workers).
     await multi.exec();
+    // Stamps finishedAt once nothing it queued is outstanding (at once when it queued nothing).
+    await this.#count(id, '', 0);
   }
 
   read(id: string, options: { failures?: number } = {}): Promise<RunRecord | undefined> {

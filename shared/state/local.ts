@@ -61,8 +61,11 @@ export class LocalState {
         CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
         CREATE TABLE IF NOT EXISTS run_failures (run_id TEXT NOT NULL, seq INTEGER NOT NULL, failure TEXT NOT NULL, PRIMARY KEY (run_id, seq));
         CREATE TABLE IF NOT EXISTS locks (key TEXT PRIMARY KEY, holder TEXT NOT NULL, token TEXT NOT NULL, expires_at INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS schedules (id TEXT PRIMARY KEY, spec TEXT NOT NULL, last TEXT);
+        CREATE TABLE IF NOT EXISTS schedules (id TEXT PRIMARY KEY, spec TEXT NOT NULL, last TEXT, next_at INTEGER);
       `);
+      // state.db files made before schedules fired from it lack next_at.
+      const columns = db.prepare('PRAGMA table_info(schedules)').all() as Array<{ name: string }>;
+      if (!columns.some((c) => c.name === 'next_at')) db.exec('ALTER TABLE schedules ADD COLUMN next_at INTEGER');
     } catch (err) {
       throw new ClipstreamError('CONFIG_INVALID', `cannot open the state database: ${(err as Error).message}`, { item: file, cause: err });
     }
@@ -171,11 +174,21 @@ class LocalLocks implements Locks {
 
 }
 
+/**
+ * Schedules in state.db. Each row keeps its next firing time (`next_at`), like a BullMQ job
+ * scheduler keeps its next delayed job: `list` shows it, the in-process scheduler claims a due
+ * row by advancing it in one UPDATE (so two processes on one DATA_DIR never fire it twice), and a
+ * scheduler that was down fires an overdue schedule once when it starts again.
+ */
 class LocalSchedules implements Schedules {
   constructor(private readonly db: Db) {}
 
   async add(schedule: Schedule): Promise<void> {
-    this.db.prepare('INSERT INTO schedules (id, spec) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET spec = excluded.spec').run(schedule.id, JSON.stringify(schedule));
+    // The first firing: at once for `every` (BullMQ's rule), the next occurrence for a pattern.
+    const next = nextFireTime(schedule, Date.parse(schedule.createdAt) - 1) ?? null;
+    this.db
+      .prepare('INSERT INTO schedules (id, spec, next_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, next_at = excluded.next_at')
+      .run(schedule.id, JSON.stringify(schedule), next);
   }
 
   async remove(id: string): Promise<boolean> {
@@ -183,13 +196,10 @@ class LocalSchedules implements Schedules {
   }
 
   async list(): Promise<ScheduleView[]> {
-    const rows = this.db.prepare('SELECT spec, last FROM schedules ORDER BY id').all() as Array<{ spec: string; last: string | null }>;
-    const now = Date.now();
+    const rows = this.db.prepare('SELECT spec, last, next_at FROM schedules ORDER BY id').all() as Array<{ spec: string; last: string | null; next_at: number | null }>;
     return rows.map((r) => {
-      const schedule = JSON.parse(r.spec) as Schedule;
-      const view: ScheduleView = { ...schedule };
-      const next = nextFireTime(schedule, now);
-      if (next !== undefined) view.next = new Date(next).toISOString();
+      const view: ScheduleView = { ...(JSON.parse(r.spec) as Schedule) };
+      if (r.next_at !== null) view.next = new Date(r.next_at).toISOString();
       if (r.last) view.last = JSON.parse(r.last) as ScheduleLastRun;
       return view;
     });
@@ -197,6 +207,30 @@ class LocalSchedules implements Schedules {
 
   async recordRun(id: string, last: ScheduleLastRun): Promise<void> {
     this.db.prepare('UPDATE schedules SET last = ? WHERE id = ?').run(JSON.stringify(last), id);
+  }
+
+  /**
+   * The schedules due at `now`, each claimed by moving its `next_at` to the first slot after
+   * `now` (missed slots are not made up one by one). Rows claimed meanwhile by another process
+   * are left out.
+   */
+  takeDue(now: number = Date.now()): Schedule[] {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare('SELECT spec, next_at FROM schedules WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at, id').all(now) as Array<{ spec: string; next_at: number }>;
+      const claim = this.db.prepare('UPDATE schedules SET next_at = ? WHERE id = ? AND next_at = ?');
+      const due: Schedule[] = [];
+      for (const row of rows) {
+        const schedule = JSON.parse(row.spec) as Schedule;
+        if (claim.run(nextFireTime(schedule, now) ?? null, schedule.id, row.next_at).changes === 1) due.push(schedule);
+      }
+      return due;
+    })();
+  }
+
+  /** When the earliest schedule fires next (ms since the epoch), if any does. */
+  nextDue(): number | undefined {
+    const row = this.db.prepare('SELECT MIN(next_at) AS at FROM schedules').get() as { at: number | null };
+    return row.at ?? undefined;
   }
 }
 

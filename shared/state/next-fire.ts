@@ -1,16 +1,27 @@
 /**
  * When a schedule fires next, with BullMQ's own rules so an embedded schedule and a distributed
  * one behave alike: a cron pattern is read by cron-parser (the library BullMQ uses) in the
- * schedule's time zone; a fixed interval fires on multiples of itself since the epoch
- * (BullMQ's `every`), so restarting a process does not shift the grid.
+ * schedule's time zone; a fixed interval fires when the schedule is added and then every
+ * interval after that (BullMQ 6's `every`: the grid is anchored at the first firing, and a
+ * process that was down catches up with one firing, not one per missed slot), so restarting a
+ * process does not shift the grid.
  */
 import { CronExpressionParser } from 'cron-parser';
 import { ClipstreamError } from '../errors.ts';
 import type { Schedule } from './types.ts';
 
-/** Milliseconds since the epoch of the first firing strictly after `afterMs`, or undefined if none. */
-export function nextFireTime(schedule: Pick<Schedule, 'cron' | 'everyMs' | 'tz'>, afterMs: number): number | undefined {
-  if (schedule.everyMs !== undefined) return Math.floor(afterMs / schedule.everyMs) * schedule.everyMs + schedule.everyMs;
+/**
+ * Milliseconds since the epoch of the first firing strictly after `afterMs`, or undefined if none.
+ * `every` slots are `createdAt + k·every` (k ≥ 0); without `createdAt`, multiples of the interval.
+ */
+export function nextFireTime(schedule: Pick<Schedule, 'cron' | 'everyMs' | 'tz'> & { createdAt?: string }, afterMs: number): number | undefined {
+  if (schedule.everyMs !== undefined) {
+    const every = schedule.everyMs;
+    const created = schedule.createdAt ? Date.parse(schedule.createdAt) : Number.NaN;
+    const anchor = Number.isNaN(created) ? 0 : created;
+    if (afterMs < anchor) return anchor;
+    return anchor + (Math.floor((afterMs - anchor) / every) + 1) * every;
+  }
   if (!schedule.cron) return undefined;
   try {
     const it = CronExpressionParser.parse(schedule.cron, { currentDate: new Date(afterMs), tz: schedule.tz ?? 'UTC' });

@@ -148,6 +148,7 @@ export type ScheduleMode = 'sync' | 'rebuild';
 export interface ScheduledRunOptions {
   include?: string[];
   exclude?: string[];
+  contentTypes?: string[];
   productId?: string;
   dataset?: string;
   allowMassDelete?: boolean;
@@ -167,9 +168,11 @@ export interface Schedule {
   createdAt: string;
 }
 
+/** The latest firing of a schedule that has ended: run (or skipped), with its run record's id. */
 export interface ScheduleLastRun {
   runId: string;
   outcome: RunOutcome;
+  /** When the firing ended (RFC 3339). */
   at: string;
   error?: string;
 }
