@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { config, type Config } from '../../shared/config/index.ts';
-import { ClipstreamError, describeError } from '../../shared/errors.ts';
+import { ClipstreamError } from '../../shared/errors.ts';
 import { openQueues, QUEUE_NAMES, type QueueContext } from '../../shared/queue/index.ts';
 import { LocalState } from '../../shared/state/local.ts';
 import type { RunLog, RunRecord } from '../../shared/state/types.ts';
 import { describeSync } from '../../services/producer/progress.ts';
-import { rebuildNeeded } from '../../services/producer/rebuild-check.ts';
+import { rebuildNeeded } from '../../shared/store/rebuild-check.ts';
+import { connectStore } from '../../services/store-connect.ts';
 
 interface StatusCliOptions {
   json?: boolean;
@@ -65,13 +66,21 @@ export function register(program: Command): void {
     });
 }
 
-/** Why the index must be rebuilt, if it must; nothing when the store cannot be reached (status still answers). */
+/**
+ * Why the index must be rebuilt, if it must. Nothing when the store cannot be reached or is held
+ * by another process (the embedded store is one process's): status is about runs and still answers.
+ */
 async function rebuildNotice(cfg: Config): Promise<string | undefined> {
   if (!cfg.store.qdrantUrl && cfg.queue.redisUrl) return undefined;
   try {
-    return await rebuildNeeded(cfg);
-  } catch (err) {
-    return cfg.store.qdrantUrl ? undefined : `cannot check: ${describeError(err)}`;
+    const store = await connectStore(cfg);
+    try {
+      return await rebuildNeeded(cfg, store);
+    } finally {
+      await store.close();
+    }
+  } catch {
+    return undefined;
   }
 }
 

@@ -262,6 +262,12 @@ async function record(queue: WorkQueue, runId: string, tracker: ProgressTracker,
     });
 }
 
+/** An item with its point id, computed once (a UUIDv5 is a SHA-1). */
+interface ListedItem {
+  item: CatalogueItem;
+  id: string;
+}
+
 interface Listing {
   passes: SourcePass[];
   lastOfDuplicates: CatalogueItem[];
@@ -292,17 +298,16 @@ async function listAndSubmit(
       pass.holdings = ctx.collection ? await sourceHoldings(store!.client, ctx.collection, pass.root, { storeUrl: store!.url }) : new Map();
     }
 
-    const decide = async (chunk: CatalogueItem[]) => {
+    const decide = async (chunk: ListedItem[]) => {
       const fresh: CatalogueItem[] = [];
       const unchanged: CatalogueItem[] = [];
       const adopt: string[] = [];
       let found: Map<string, StoredVersion> | undefined;
-      const unknown = chunk.filter((i) => !pass.holdings?.has(pointId(i.sourceUri)));
-      if (lookup && unknown.length > 0) {
-        found = await storedVersions(lookup.client, lookup.collection, unknown.map((i) => pointId(i.sourceUri)), { storeUrl: lookup.url });
-      }
-      for (const item of chunk) {
-        const id = pointId(item.sourceUri);
+      // What the source made before is known; only the rest needs a lookup (adopted or moved points).
+      const unknown: string[] = [];
+      for (const { id } of chunk) if (!pass.holdings?.has(id)) unknown.push(id);
+      if (lookup && unknown.length > 0) found = await storedVersions(lookup.client, lookup.collection, unknown, { storeUrl: lookup.url });
+      for (const { item, id } of chunk) {
         const held = pass.holdings?.get(id);
         const stored = held ?? found?.get(id);
         if (!plan.force && lookup && isUnchanged(stored, item.version, ctx.model)) {
@@ -327,7 +332,7 @@ async function listAndSubmit(
     const reader = new ReadAhead<CatalogueItem | ItemFailure>(entries, 10_000, () => tracker.total++);
     const onAbort = () => reader.stop();
     signal?.addEventListener('abort', onAbort, { once: true });
-    let chunk: CatalogueItem[] = [];
+    let chunk: ListedItem[] = [];
     try {
       for await (const entry of reader) {
         if (signal?.aborted) break;
@@ -352,7 +357,7 @@ async function listAndSubmit(
           continue;
         }
         seen.set(id, entry.version);
-        chunk.push(entry);
+        chunk.push({ item: entry, id });
         // Flush full chunks, and partial ones whenever listing is slower than queueing.
         if (chunk.length >= CHUNK || reader.buffered === 0) {
           await decide(chunk);

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config/index.ts';
 import { EncoderThread } from '../../shared/encoder/thread.ts';
+import { rebuildNeeded } from '../../shared/store/rebuild-check.ts';
 import { connectStore } from '../store-connect.ts';
 import { buildQueryApp } from './app.ts';
 import type { QueryEncoder, StoreHandle } from './search.ts';
@@ -61,6 +62,11 @@ export async function openQueryService(config: Config, opts: QueryServiceOptions
       ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
     });
     closers.push(() => app.close());
+    // Said at start-up (/readyz says it too): the index was built with other settings.
+    void rebuildNeeded(config, store, { model: encoder.model.modelId }).then(
+      (why) => why && opts.onNotice?.(`rebuild required: ${why}`),
+      () => {},
+    );
     return { app, close: closeAll };
   } catch (err) {
     await closeAll();

@@ -106,3 +106,21 @@ test('status shows a queued run with its counts; worker and status explain thems
   assert.equal(noRedis.code, 2);
   assert.match(noRedis.stderr, /REDIS_URL is not set/);
 });
+
+test('embedded: status lists the runs of state.db; other dims make sync refuse and status say a rebuild is required', async () => {
+  const runs = await clipstream(['status', '--json']);
+  assert.equal(runs.code, 0, runs.stderr);
+  const listed = JSON.parse(runs.stdout) as { runs: Array<{ kind: string; mode: string; outcome?: string }> };
+  assert.ok(listed.runs.length >= 2, 'the ingests of the tests above are recorded');
+  assert.ok(listed.runs.every((r) => r.kind === 'ingest' && r.mode === 'embedded' && r.outcome === 'succeeded'), JSON.stringify(listed.runs));
+
+  const wider = { MRL_DIMS: '64,512,1024' };
+  const sync = await clipstream(['sync', dir], wider);
+  assert.equal(sync.code, 2, sync.stderr);
+  assert.match(sync.stderr, /mrl_512 is missing.*clipstream rebuild/);
+  const status = await clipstream(['status'], wider);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /rebuild required: collection catalogue_v1 \(alias catalogue\): vector mrl_512 is missing.*run `clipstream rebuild`/);
+  const fine = await clipstream(['status']);
+  assert.doesNotMatch(fine.stdout, /rebuild required/);
+});

@@ -17,7 +17,7 @@ import { pointId } from '../../shared/store/ids.ts';
 import { resolveAlias } from '../../shared/store/schema.ts';
 import { LocalState } from '../../shared/state/local.ts';
 import { runSync } from '../../services/producer/ingest.ts';
-import { rebuildNeeded } from '../../services/producer/rebuild-check.ts';
+import { rebuildNeeded } from '../../shared/store/rebuild-check.ts';
 import { rollback, runRebuild } from '../../services/producer/rebuild.ts';
 import { startQueryService } from '../../services/query/server.ts';
 import { startEmbedWorker } from '../../workers/embed/worker.ts';
@@ -237,8 +237,8 @@ test('other dims: sync and status say a rebuild is required; the rebuild builds 
     assert.match((err as Error).message, /mrl_512 is missing.*clipstream rebuild/);
     return true;
   });
-  assert.match((await rebuildNeeded(wider, { store: storeRef() })) ?? '', /mrl_512 is missing.*run `clipstream rebuild`/);
-  assert.equal(await rebuildNeeded(config, { store: storeRef() }), undefined);
+  assert.match((await rebuildNeeded(wider, storeRef())) ?? '', /mrl_512 is missing.*run `clipstream rebuild`/);
+  assert.equal(await rebuildNeeded(config, storeRef()), undefined);
 
   const widerEncoder = await EncoderThread.open(wider);
   try {
@@ -246,7 +246,7 @@ test('other dims: sync and status say a rebuild is required; the rebuild builds 
     assert.equal(rebuilt.outcome, 'succeeded', rebuilt.error);
     const vectors = (await store.client.getCollection(alias)).config.params.vectors as Record<string, { size: number }>;
     assert.deepEqual(Object.keys(vectors).sort(), ['mrl_1024', 'mrl_512', 'mrl_64']);
-    assert.equal(await rebuildNeeded(wider, { store: storeRef() }), undefined);
+    assert.equal(await rebuildNeeded(wider, storeRef()), undefined);
     await putImages(prefix, 1, 3);
     const again = await runSync(wider, [spec], { store: storeRef(), encoder: widerEncoder });
     assert.deepEqual([again.sync?.added, again.sync?.unchanged], [1, 3]);
