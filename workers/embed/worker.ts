@@ -195,8 +195,8 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
         // With Redis unreachable the jobs in flight can never be acknowledged: give up after the grace period.
         if (!(await within(graceful, graceMs))) {
           log(
-            `shutdown: the jobs in flight were not acknowledged within ${graceMs} ms (WORKER_SHUTDOWN_GRACE_MS; is Redis reachable?); ` +
-              'closing anyway: their locks expire and they return to the queue',
+            `shutdown: not closed within ${graceMs} ms (WORKER_SHUTDOWN_GRACE_MS): jobs in flight could not be acknowledged, is Redis reachable? ` +
+              'Closing anyway: their locks expire and they return to the queue',
           );
           await within(Promise.all(workers.map((w) => w.close(true).catch(() => {}))), 2_000);
           void pipeline.close().catch(() => {});
