@@ -187,12 +187,15 @@ async function execute(
   ctx: { runId: string; collection: string | undefined; model: string; leases: Lease[]; sourceOptions: IngestSourceOptions },
 ): Promise<RunSummary> {
   const { queue } = deps;
-  const tracker = new ProgressTracker(ctx.runId, queue.mode);
-  if (queue.mode === 'distributed') tracker.enqueued = 0;
-  const run: QueuedRun = { id: ctx.runId, collection: ctx.collection, tracker, listener: plan.listener, signal: plan.signal };
-  const emit = () => plan.listener?.progress?.(tracker.snapshot());
+  const newTracker = () => {
+    const t = new ProgressTracker(ctx.runId, queue.mode);
+    if (queue.mode === 'distributed') t.enqueued = 0;
+    return t;
+  };
+  const run: QueuedRun = { id: ctx.runId, collection: ctx.collection, tracker: newTracker(), listener: plan.listener, signal: plan.signal };
+  const emit = () => plan.listener?.progress?.(run.tracker.snapshot());
   const ticker = setInterval(emit, 250);
-  const sync: SyncCounts | undefined = plan.deleteMissing ? { added: 0, changed: 0, deleted: 0, unchanged: 0, deletionsHeldBack: 0, duplicates: 0 } : undefined;
+  const sync: SyncCounts | undefined = plan.deleteMissing ? emptySync() : undefined;
   let outcome: RunOutcome = 'succeeded';
   let error: string | undefined;
   let interrupted = false;
@@ -212,7 +215,10 @@ async function execute(
       } catch (err) {
         if (!(plan.resume && isClipstreamError(err, 'QUEUE_STATE_LOST') && attempt < MAX_RESUMES)) throw err;
         plan.listener?.notice?.(`${describeError(err)}\n--resume: listing again and queueing what the store lacks`);
+        // The run starts over under the same id: its record, counts and sync figures from scratch.
         await queue.runs.create({ id: ctx.runId, kind: plan.kind, sources: plan.sources.map((s) => s.spec), collection: ctx.collection, trigger: plan.trigger ?? 'cli' });
+        run.tracker = newTracker();
+        if (sync) Object.assign(sync, emptySync());
       }
     }
     if (ctx.leases.some((l) => l.lost)) throw new ClipstreamError('RUN_LOCKED', 'this run lost its lease on a source (the state store was unreachable for longer than RUN_LEASE_MS): nothing was deleted');
@@ -231,21 +237,25 @@ async function execute(
     error = describeError(err);
     // Items already handed over still settle (and get counted) before the run is recorded.
     if (!isClipstreamError(err, 'QUEUE_STATE_LOST')) await queue.settle(run).catch(() => false);
-    await record(queue, ctx.runId, tracker, outcome, error, sync);
+    await record(queue, ctx.runId, run.tracker, outcome, error, sync);
     clearInterval(ticker);
     throw err;
   }
   clearInterval(ticker);
   emit();
-  await record(queue, ctx.runId, tracker, outcome, error, sync);
+  await record(queue, ctx.runId, run.tracker, outcome, error, sync);
   return {
-    ...tracker.summary({ interrupted, model: ctx.model, ...(deps.store ? { store: deps.store.url } : {}) }),
+    ...run.tracker.summary({ interrupted, model: ctx.model, ...(deps.store ? { store: deps.store.url } : {}) }),
     kind: plan.kind,
     ...(ctx.collection ? { collection: ctx.collection } : {}),
     outcome,
     ...(error ? { error } : {}),
     ...(sync ? { sync } : {}),
   };
+}
+
+function emptySync(): SyncCounts {
+  return { added: 0, changed: 0, deleted: 0, unchanged: 0, deletionsHeldBack: 0, duplicates: 0 };
 }
 
 async function record(queue: WorkQueue, runId: string, tracker: ProgressTracker, outcome: RunOutcome, error: string | undefined, sync: SyncCounts | undefined): Promise<void> {
