@@ -86,7 +86,11 @@ test('distributed: a schedule added with the CLI goes on firing after its schedu
     writeRecords(file, 3);
     const restartedAt = new Date().toISOString();
     scheduler = new CliProcess(['scheduler'], env);
-    const later = await waitForRun(ctx.runs, (r) => r.trigger === 'schedule:restarts' && r.outcome === 'succeeded' && r.startedAt > restartedAt, { what: 'after the restart' });
+    const afterRestart = (r: { trigger?: string; outcome?: string; startedAt: string }) => r.trigger === 'schedule:restarts' && r.outcome === 'succeeded' && r.startedAt > restartedAt;
+    await waitForRun(ctx.runs, afterRestart, { what: 'after the restart' });
+    // Every 2 s: on a slow machine more than one run may have ended by now; the first saw the change.
+    const [firstAfter] = (await ctx.runs.list(50)).filter(afterRestart).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    const later = (await ctx.runs.read(firstAfter!.id))!;
     assert.deepEqual(later.sync, { added: 1, changed: 0, deleted: 0, unchanged: 2, deletionsHeldBack: 0, duplicates: 0 });
     assert.equal((await allPoints(store.client, config.store.collection)).length, 3);
 
