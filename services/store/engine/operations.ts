@@ -9,7 +9,7 @@ import type { SlotPredicate } from './filter.ts';
 import { parsePointId, type PointId } from './ids.ts';
 import type { Payload } from './payload.ts';
 import type { PointOp, PointWrite } from './records.ts';
-import type { VectorStorage, VectorValue } from './vector-storage.ts';
+import { INFERENCE_REFUSED, isInferenceInput, type VectorStorage, type VectorValue } from './vector-storage.ts';
 
 /** What building ops needs to know of a collection. */
 export interface OpContext {
@@ -79,9 +79,7 @@ export function parseVectorStruct(c: OpContext, raw: unknown, where: string, req
   };
   if (Array.isArray(raw) || raw instanceof Float32Array) add('', raw);
   else if (raw !== null && typeof raw === 'object') {
-    if ('text' in raw || 'image' in raw || 'object' in raw) {
-      throw badRequest(`${where}: documents, images and inference objects need an inference service, which the embedded store does not have (send vectors)`);
-    }
+    if (isInferenceInput(raw)) throw badRequest(`${where}: ${INFERENCE_REFUSED}`);
     for (const [name, v] of Object.entries(raw)) add(name, v);
   } else throw badRequest(`${where}: expected a vector`);
   if (requireUnnamed && !c.named && !out.some(([name]) => name === '')) throw wrongInput(`${where}: the collection's unnamed vector is required`);

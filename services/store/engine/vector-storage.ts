@@ -41,3 +41,13 @@ export interface VectorStorage {
   /** Bytes of stored vector data, for memory accounting. */
   storedBytes(): number;
 }
+
+/**
+ * A Document, Image or InferenceObject (text/image/object plus a `model` name) where a vector
+ * was expected: Qdrant embeds those with an inference service, which the embedded store lacks.
+ */
+export function isInferenceInput(raw: unknown): boolean {
+  return raw !== null && typeof raw === 'object' && !Array.isArray(raw) && typeof (raw as { model?: unknown }).model === 'string';
+}
+
+export const INFERENCE_REFUSED = 'documents, images and inference objects need an inference service, which the embedded store does not have (send vectors)';

@@ -10,7 +10,7 @@ import type { SlotPredicate } from '../filter.ts';
 import { parsePointId, type PointId } from '../ids.ts';
 import { parseSparse, SparseVectors } from '../sparse.ts';
 import { prepareVector, VectorColumn } from '../vectors.ts';
-import { isSparseValue, type SparseVector, type VectorStorage, type VectorValue } from '../vector-storage.ts';
+import { INFERENCE_REFUSED, isInferenceInput, isSparseValue, type SparseVector, type VectorStorage, type VectorValue } from '../vector-storage.ts';
 import type { Collection } from '../collection.ts';
 import { DEFAULT_RRF_K, type FusionSpec } from './fusion.ts';
 import { parseFormula, type Formula } from './formula.ts';
@@ -122,7 +122,7 @@ export class QueryPlanner {
     }
     if ('formula' in q) return { kind: 'formula', formula: parseFormula(this.col, q.formula, (q.defaults ?? {}) as Record<string, unknown>, `${where}.formula`) };
     if ('relevance_feedback' in q) throw badRequest(`${where}: relevance_feedback queries are not supported by the embedded store`);
-    if ('text' in q || 'image' in q || 'object' in q) throw badRequest(`${where}: documents, images and inference objects need an inference service, which the embedded store does not have (send vectors)`);
+    if (isInferenceInput(q)) throw badRequest(`${where}: ${INFERENCE_REFUSED}`);
     throw badRequest(`${where}: query ${JSON.stringify(Object.keys(q))} is not supported by the embedded store`);
   }
 
@@ -180,9 +180,7 @@ export class QueryPlanner {
       for (let i = 0; i < raw.length; i++) if (typeof raw[i] !== 'number') throw badRequest(`${where}[${i}]: not a number`);
       return prepareVector(column.distance, raw as number[]);
     }
-    if (raw !== null && typeof raw === 'object' && ('text' in raw || 'image' in raw || 'object' in raw)) {
-      throw badRequest(`${where}: documents, images and inference objects need an inference service, which the embedded store does not have (send vectors)`);
-    }
+    if (isInferenceInput(raw)) throw badRequest(`${where}: ${INFERENCE_REFUSED}`);
     throw badRequest(`${where}: expected a vector or a point id`);
   }
 
