@@ -80,14 +80,14 @@ export interface ContextPair {
   negative: VectorValue;
 }
 
-/** Discovery: +1 per pair whose positive is closer, −1 per pair whose negative is; plus the target's similarity squashed into (0, 1). */
+/** Discovery: +1 per pair whose positive is closer, else −1; plus the target's similarity squashed into (0, 1). */
 export function discoverScore(storage: VectorStorage, target: VectorValue, pairs: ContextPair[]): (slot: number) => number {
   return (slot) => {
     let rank = 0;
     for (const p of pairs) {
       const pos = similarity(storage, slot, p.positive);
       const neg = similarity(storage, slot, p.negative);
-      rank += pos > neg ? 1 : pos < neg ? -1 : 0;
+      rank += pos > neg ? 1 : -1;
     }
     return rank + 0.5 * (fastSigmoid(similarity(storage, slot, target)) + 1);
   };
