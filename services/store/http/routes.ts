@@ -4,6 +4,7 @@
  */
 import type { Store } from '../engine/store.ts';
 import type { WriteOptions } from '../engine/collection.ts';
+import { StoreError } from '../engine/errors.ts';
 import { COMPATIBLE_VERSION, metrics, telemetry, versionInfo } from './service.ts';
 
 export { COMPATIBLE_VERSION };
@@ -42,6 +43,17 @@ const r = (method: string, pattern: string, handle: Route['handle'], schema?: st
   vectorBody: schema !== undefined && VECTOR_BODIES.has(schema),
   handle,
 });
+
+/**
+ * Qdrant features the embedded store does not have: answered 400 naming the feature (any
+ * method), so a client learns what is missing instead of meeting a bare 404.
+ */
+const refused = (pattern: string, feature: string): Route[] =>
+  ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].map((method) =>
+    r(method, pattern, () => {
+      throw new StoreError(400, `Bad request: ${feature}: not supported by the embedded store`);
+    }),
+  );
 
 /** Probes an orchestrator calls without credentials, answered as Qdrant does. */
 const probe = (pattern: string, text: string): Route => ({ method: 'GET', segments: [pattern.slice(1)], public: true, reply: 'text', handle: () => text });
@@ -93,6 +105,16 @@ export const ROUTES: Route[] = [
   r('POST', '/collections/*/points/search/matrix/pairs', ({ store, params, body }) => store.matrixPairs(params[0]!, body), 'SearchMatrixRequest'),
   r('POST', '/collections/*/points/search/matrix/offsets', ({ store, params, body }) => store.matrixOffsets(params[0]!, body), 'SearchMatrixRequest'),
   r('POST', '/collections/*/facet', ({ store, params, body }) => store.facet(params[0]!, body), 'FacetRequest'),
+  ...refused('/collections/*/snapshots', 'collection snapshots'),
+  ...refused('/collections/*/snapshots/*', 'collection snapshots'),
+  ...refused('/collections/*/snapshots/upload', 'collection snapshots'),
+  ...refused('/collections/*/snapshots/recover', 'collection snapshots'),
+  ...refused('/snapshots', 'full snapshots'),
+  ...refused('/snapshots/*', 'full snapshots'),
+  ...refused('/collections/*/shards', 'shard keys (custom sharding)'),
+  ...refused('/collections/*/shards/delete', 'shard keys (custom sharding)'),
+  ...refused('/collections/*/cluster', 'cluster operations'),
+  ...refused('/cluster', 'cluster operations'),
 ];
 
 /** The route for a method and path, with captured params; literal segments win over `*`. */
