@@ -257,17 +257,11 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
    */
   async deleteVectorName(name: string): Promise<void> {
     const next = withoutVectorName(this.meta, name);
-    while (!(await this.idleNow())) {
-      /* wait for writes in flight to be applied */
-    }
+    // Writes in flight carry values of the name; they are applied before it goes.
+    while (!this.log.idle) await this.log.whenIdle();
     this.saveMeta(next);
     this.state.dropVector(name);
     await this.log.compactWhenIdle();
-  }
-
-  private async idleNow(): Promise<boolean> {
-    await this.log.whenIdle();
-    return this.log.idle;
   }
 
   /** meta.json first, memory after: a change the disk refused is not half made. */
