@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- store [--points 200000] [--queries 500] [--warmup 20] [--batch 256]
  *                         [--concurrency 4] [--client-points N (default: --points; 0 skips)]
- *                         [--sparse 1 (0 skips the sparse/hybrid figures)] [--sparse-terms 30]
+ *                         [--sparse 1 (0 skips the sparse/hybrid figures)] [--sparse-queries 200] [--sparse-terms 30]
  *                         [--query-terms 4] [--zipf 1.0]`
  *
  * Synthetic Matryoshka-like data: C cluster centres with per-dimension std s_j = (j+1)^-0.5
@@ -78,13 +78,15 @@ interface Args {
   seed: number;
   /** 0 skips the sparse and hybrid figures. */
   sparse: number;
+  /** Sparse query pairs (each one a full scan too: kept apart from --queries so large runs stay short). */
+  sparseQueries: number;
   sparseTerms: number;
   queryTerms: number;
   zipf: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { points: 200_000, queries: 500, warmup: 20, k: 10, batch: 256, concurrency: 4, clientPoints: -1, clusters: 1000, sigma: 0.5, tau: 0.5, calibSamples: 100, target: 0.99, seed: 1, sparse: 1, sparseTerms: SPARSE_DEFAULTS.terms, queryTerms: SPARSE_DEFAULTS.queryTerms, zipf: SPARSE_DEFAULTS.zipf };
+  const a: Args = { points: 200_000, queries: 500, warmup: 20, k: 10, batch: 256, concurrency: 4, clientPoints: -1, clusters: 1000, sigma: 0.5, tau: 0.5, calibSamples: 100, target: 0.99, seed: 1, sparse: 1, sparseQueries: 200, sparseTerms: SPARSE_DEFAULTS.terms, queryTerms: SPARSE_DEFAULTS.queryTerms, zipf: SPARSE_DEFAULTS.zipf };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i]!.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof Args;
     const value = Number(argv[++i]);
@@ -478,7 +480,7 @@ export async function main(argv: string[]): Promise<void> {
         collection,
         args.points,
         { dims: DIMS, stageLimits, queries: [...queries.slice(0, args.warmup), ...measured] },
-        { ...SPARSE_DEFAULTS, terms: args.sparseTerms, queryTerms: args.queryTerms, zipf: args.zipf, queries: args.queries, warmup: args.warmup, seed: args.seed },
+        { ...SPARSE_DEFAULTS, terms: args.sparseTerms, queryTerms: args.queryTerms, zipf: args.zipf, queries: args.sparseQueries, warmup: args.warmup, seed: args.seed },
         common,
         log,
       );
