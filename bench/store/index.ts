@@ -1,6 +1,8 @@
 /**
  * `npm run bench -- store [--points 200000] [--queries 500] [--warmup 20] [--batch 256]
- *                         [--concurrency 4] [--client-points N (default: --points; 0 skips)]`
+ *                         [--concurrency 4] [--client-points N (default: --points; 0 skips)]
+ *                         [--sparse 1 (0 skips the sparse/hybrid figures)] [--sparse-queries 200] [--sparse-terms 30]
+ *                         [--query-terms 4] [--zipf 1.0]`
  *
  * Synthetic Matryoshka-like data: C cluster centres with per-dimension std s_j = (j+1)^-0.5
  * (variance falls with the dimension index, as in an MRL-trained embedding, whose leading dims
@@ -28,6 +30,8 @@
  *   bodies or generated vectors in it; all its threads, the V8 heap with payloads, ids and
  *   indexes, the vector columns, code) at the end of the run, over 4·(64+256+1024) bytes per
  *   point. Nothing is subtracted; the empty store's RSS and a heap breakdown are reported.
+ * - `sparse_query_latency_p50/p99`, `hybrid_rrf_latency_p50`: see sparse.ts (run last, on the
+ *   same collection, so they do not change the figures above).
  * The embedded store runs in child processes; with QDRANT_URL set the same run targets that
  * server instead (RSS and CPU then not measured).
  */
@@ -50,6 +54,7 @@ import { namedVectors, type CataloguePoint, type PointPayload } from '../../shar
 import { ensureCollection, SCHEMA_VERSION } from '../../shared/store/schema.ts';
 import { BatchUpserter } from '../../shared/store/upserter.ts';
 import { MatryoshkaData, mulberry32, prefixNormalized } from './synthetic.ts';
+import { SPARSE_DEFAULTS, sparseBench } from './sparse.ts';
 
 const DIMS = [64, 256, 1024] as const;
 const SUITE = 'store';
@@ -71,10 +76,17 @@ interface Args {
   calibSamples: number;
   target: number;
   seed: number;
+  /** 0 skips the sparse and hybrid figures. */
+  sparse: number;
+  /** Sparse query pairs (each one a full scan too: kept apart from --queries so large runs stay short). */
+  sparseQueries: number;
+  sparseTerms: number;
+  queryTerms: number;
+  zipf: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { points: 200_000, queries: 500, warmup: 20, k: 10, batch: 256, concurrency: 4, clientPoints: -1, clusters: 1000, sigma: 0.5, tau: 0.5, calibSamples: 100, target: 0.99, seed: 1 };
+  const a: Args = { points: 200_000, queries: 500, warmup: 20, k: 10, batch: 256, concurrency: 4, clientPoints: -1, clusters: 1000, sigma: 0.5, tau: 0.5, calibSamples: 100, target: 0.99, seed: 1, sparse: 1, sparseQueries: 200, sparseTerms: SPARSE_DEFAULTS.terms, queryTerms: SPARSE_DEFAULTS.queryTerms, zipf: SPARSE_DEFAULTS.zipf };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i]!.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof Args;
     const value = Number(argv[++i]);
@@ -461,6 +473,17 @@ export async function main(argv: string[]): Promise<void> {
         array_buffers_mib: mb(usage?.arrayBuffers),
         ...common,
       });
+    }
+    if (args.sparse) {
+      await sparseBench(
+        client,
+        collection,
+        args.points,
+        { dims: DIMS, stageLimits, queries: [...queries.slice(0, args.warmup), ...measured] },
+        { ...SPARSE_DEFAULTS, terms: args.sparseTerms, queryTerms: args.queryTerms, zipf: args.zipf, queries: args.sparseQueries, warmup: args.warmup, seed: args.seed },
+        common,
+        log,
+      );
     }
   } finally {
     await closeAll();

@@ -291,7 +291,7 @@ function isGeo(v: unknown): v is { lat: number; lon: number } {
   return v !== null && typeof v === 'object' && typeof (v as { lat?: unknown }).lat === 'number' && typeof (v as { lon?: unknown }).lon === 'number';
 }
 
-function haversineMetres(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
+export function haversineMetres(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
   const rad = Math.PI / 180;
   const dLat = (b.lat - a.lat) * rad;
   const dLon = (b.lon - a.lon) * rad;

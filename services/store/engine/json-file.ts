@@ -61,6 +61,7 @@ export function checkCollectionMeta(v: unknown): string | null {
   if (typeof v.name !== 'string' || v.name.length === 0) return '"name" is not a collection name';
   if (typeof v.named !== 'boolean') return '"named" is not a boolean';
   if (!isObject(v.vectors)) return '"vectors" is not an object';
+  if (v.sparse_vectors !== undefined && !isObject(v.sparse_vectors)) return '"sparse_vectors" is not an object';
   for (const [name, p] of Object.entries(v.vectors)) {
     if (!isObject(p)) return `vectors.${name} is not an object`;
     if (!Number.isInteger(p.size) || (p.size as number) < 1) return `vectors.${name}.size is not a positive integer`;

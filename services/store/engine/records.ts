@@ -8,6 +8,7 @@ import os from 'node:os';
 import type { PointId } from './ids.ts';
 import { uuidFromBytes, uuidToBytes } from './ids.ts';
 import type { Payload } from './payload.ts';
+import { isSparseValue, type VectorValue } from './vector-storage.ts';
 
 if (os.endianness() !== 'LE') throw new Error('the embedded store writes little-endian float32 and needs a little-endian CPU');
 
@@ -15,7 +16,7 @@ export interface PointWrite {
   id: PointId;
   version: number;
   payload: Payload | null;
-  vectors: Array<[name: string, values: Float32Array]>;
+  vectors: Array<[name: string, value: VectorValue]>;
 }
 
 export type PointOp =
@@ -40,6 +41,12 @@ const KIND_CODES: Record<PointOp['kind'], number> = {
 };
 const KINDS = Object.fromEntries(Object.entries(KIND_CODES).map(([k, v]) => [v, k])) as Record<number, PointOp['kind']>;
 const NULL_PAYLOAD = 0xffffffff;
+/**
+ * A vector's length word: a dense vector's dimension (≤ 65536), or this flag plus the count of
+ * a sparse vector's entries (then u32 indices, then float32 values). Logs written before sparse
+ * vectors never set it.
+ */
+const SPARSE_FLAG = 0x80000000;
 
 /** The op kind a body's first byte stands for (repair reports name what a damaged frame held). */
 export function opKindName(code: number): PointOp['kind'] | undefined {
@@ -94,7 +101,7 @@ function encodePoints(code: number, opId: number, points: PointWrite[], alloc: (
     const json = p.payload === null ? null : JSON.stringify(p.payload);
     payloads[i] = json;
     bound += 4 + 16 + 8 + 4 + (json === null ? 0 : json.length * 3 + 3) + 4;
-    for (const [name, values] of p.vectors) bound += 4 + name.length * 3 + 3 + 4 + values.length * 4;
+    for (const [name, value] of p.vectors) bound += 4 + name.length * 3 + 3 + 4 + (isSparseValue(value) ? value.indices.length * 8 : value.length * 4);
   }
   const buf = alloc(bound);
   buf.fill(0, 0, 16);
@@ -126,17 +133,33 @@ function encodePoints(code: number, opId: number, points: PointWrite[], alloc: (
     }
     buf.writeUInt32LE(p.vectors.length, off);
     off += 4;
-    for (const [name, values] of p.vectors) {
+    for (const [name, value] of p.vectors) {
       const nameLen = buf.write(name, off + 4, 'utf8');
       buf.writeUInt32LE(nameLen, off);
       off = zeroPad(buf, off + 4 + nameLen);
-      buf.writeUInt32LE(values.length, off);
+      if (isSparseValue(value)) {
+        const n = value.indices.length;
+        buf.writeUInt32LE((SPARSE_FLAG | n) >>> 0, off);
+        off += 4;
+        buf.set(new Uint8Array(value.indices.buffer, value.indices.byteOffset, n * 4), off);
+        off += n * 4;
+        buf.set(new Uint8Array(value.values.buffer, value.values.byteOffset, n * 4), off);
+        off += n * 4;
+        continue;
+      }
+      buf.writeUInt32LE(value.length, off);
       off += 4;
-      buf.set(new Uint8Array(values.buffer, values.byteOffset, values.length * 4), off);
-      off += values.length * 4;
+      buf.set(new Uint8Array(value.buffer, value.byteOffset, value.length * 4), off);
+      off += value.length * 4;
     }
   }
   return buf.subarray(0, off);
+}
+
+/** `n` float32s at `off` of `body`: a view when aligned (bodies are), else a copy. */
+function floatView(body: Buffer, off: number, n: number): Float32Array {
+  const start = body.byteOffset + off;
+  return start % 4 === 0 ? new Float32Array(body.buffer, start, n) : new Float32Array(new Uint8Array(body.subarray(off, off + n * 4)).buffer);
 }
 
 /** Zeroes the bytes from `end` to the next multiple of 4 and returns that offset. */
@@ -178,20 +201,24 @@ export function decodeOp(body: Buffer): { op: PointOp; opId: number } {
     }
     const nvec = body.readUInt32LE(off);
     off += 4;
-    const vectors: Array<[string, Float32Array]> = new Array(nvec);
+    const vectors: Array<[string, VectorValue]> = new Array(nvec);
     for (let v = 0; v < nvec; v++) {
       const nameLen = body.readUInt32LE(off);
       const name = body.toString('utf8', off + 4, off + 4 + nameLen);
       off += 4 + pad4(nameLen);
-      const dim = body.readUInt32LE(off);
+      const word = body.readUInt32LE(off);
       off += 4;
-      const start = body.byteOffset + off;
-      const values =
-        start % 4 === 0
-          ? new Float32Array(body.buffer, start, dim)
-          : new Float32Array(new Uint8Array(body.subarray(off, off + dim * 4)).buffer);
-      off += dim * 4;
-      vectors[v] = [name, values];
+      if (word & SPARSE_FLAG) {
+        const n = word & ~SPARSE_FLAG;
+        const raw = floatView(body, off, n);
+        const indices = new Uint32Array(raw.buffer, raw.byteOffset, n);
+        const values = floatView(body, off + n * 4, n);
+        off += n * 8;
+        vectors[v] = [name, { indices, values }];
+        continue;
+      }
+      vectors[v] = [name, floatView(body, off, word)];
+      off += word * 4;
     }
     points[i] = { id, version, payload, vectors };
   }

@@ -6,26 +6,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { badRequest, collectionNotFound, conflict, notFound, StoreCorruptionError, StoreError, storageError, validationError, wrongInput } from './errors.ts';
-import { Collection, type CollectionMeta, type UpdateResult, type VectorParamsJson, type WriteOptions } from './collection.ts';
+import type { Schemas } from '@qdrant/js-client-rest';
+import { collectionNotFound, conflict, notFound, StoreCorruptionError, storageError, validationError, wrongInput } from './errors.ts';
+import { Collection, type UpdateResult, type WriteOptions } from './collection.ts';
 import { checkAliases, readJsonFile, writeJsonDurably } from './json-file.ts';
 import { releaseLock, takeLock } from './lock.ts';
 import { fsyncDir } from './log.ts';
-import { query, queryGroups } from './query.ts';
-import type { PointOp } from './records.ts';
+import { buildMeta, updatedMeta } from './meta.ts';
+import { query, queryGroups } from './query/index.ts';
+import * as legacy from './query/legacy.ts';
+import { facet, matrixOffsets, matrixPairs } from './query/explore.ts';
+import { validateBody } from './validate.ts';
 
-const DEFAULT_HNSW = { m: 16, ef_construct: 100, full_scan_threshold: 10000, max_indexing_threads: 0, on_disk: false };
-const DEFAULT_OPTIMIZERS = {
-  deleted_threshold: 0.2,
-  vacuum_min_vector_number: 1000,
-  default_segment_number: 0,
-  max_segment_size: null,
-  memmap_threshold: null,
-  indexing_threshold: 10000,
-  flush_interval_sec: 5,
-  max_optimization_threads: null,
-};
-const DEFAULT_WAL = { wal_capacity_mb: 32, wal_segments_ahead: 0 };
 const FORBIDDEN_NAME_CHARS = /[<>:"/\\|?*\0]/;
 
 type Body = Record<string, unknown>;
@@ -127,7 +119,8 @@ export class Store {
     return this.resolve(name).info();
   }
 
-  createCollection(name: string, body: Body): boolean {
+  createCollection(name: string, rawBody: unknown): boolean {
+    const body = checked<Schemas['CreateCollection']>('CreateCollection', rawBody ?? {});
     checkCollectionName(name);
     if (this.collections.has(name)) throw conflict(`Collection \`${name}\` already exists!`);
     if (this.aliases.has(name)) throw conflict(`Alias \`${name}\` already exists!`);
@@ -165,45 +158,39 @@ export class Store {
     return true;
   }
 
-  updateCollection(name: string, body: Body): boolean {
+  updateCollection(name: string, rawBody: unknown): boolean {
+    const body = checked<Schemas['UpdateCollection']>('UpdateCollection', rawBody ?? {});
     const c = this.resolve(name);
-    const vectorsDiff = (body.vectors ?? {}) as Record<string, Body>;
-    for (const vname of Object.keys(vectorsDiff)) {
-      if (!c.columns.has(vname)) throw wrongInput(`Not existing vector name error: ${vname}`);
+    for (const vname of Object.keys(body.vectors ?? {})) {
+      if (!c.meta.vectors[vname]) throw wrongInput(`Not existing vector name error: ${vname}`);
     }
-    if (body.sparse_vectors) throw badRequest('sparse vectors are not supported by the embedded store');
-    c.updateMeta((m) => {
-      const vectors = { ...m.vectors };
-      for (const [vname, diff] of Object.entries(vectorsDiff)) {
-        const next: VectorParamsJson = { ...vectors[vname]! };
-        for (const key of ['hnsw_config', 'quantization_config'] as const) {
-          const v = diff[key];
-          if (v === undefined || v === null) continue;
-          if (v === 'Disabled') delete next[key];
-          else next[key] = key === 'hnsw_config' ? { ...(next.hnsw_config ?? {}), ...(v as Body) } : (v as Body);
-        }
-        if (diff.on_disk !== undefined && diff.on_disk !== null) next.on_disk = diff.on_disk as boolean;
-        vectors[vname] = next;
-      }
-      const quant = body.quantization_config;
-      return {
-        ...m,
-        vectors,
-        hnsw_config: { ...m.hnsw_config, ...stripNulls((body.hnsw_config ?? {}) as Body) },
-        optimizers_config: { ...m.optimizers_config, ...stripNulls((body.optimizers_config ?? {}) as Body) },
-        params: { ...m.params, ...stripNulls((body.params ?? {}) as Body) },
-        quantization_config: quant === undefined || quant === null ? m.quantization_config : quant === 'Disabled' ? null : (quant as Body),
-        metadata: body.metadata ? { ...(m.metadata ?? {}), ...(body.metadata as Body) } : m.metadata,
-      };
-    });
+    for (const vname of Object.keys(body.sparse_vectors ?? {})) {
+      if (!c.meta.sparse_vectors?.[vname]) throw wrongInput(`Not existing vector name error: ${vname}`);
+    }
+    c.updateMeta((m) => updatedMeta(m, body));
     return true;
+  }
+
+  /** PUT /collections/{name}/vectors/{vector}: a new dense or sparse named vector. */
+  async createVectorName(name: string, vectorName: string, rawBody: unknown, opts: WriteOptions): Promise<UpdateResult> {
+    const body = checked<Schemas['VectorNameConfig']>('VectorNameConfig', rawBody);
+    if (vectorName.length === 0) throw validationError('vector_name', 'must not be empty');
+    const c = this.resolve(name);
+    await c.createVectorName(vectorName, body);
+    return { operation_id: 0, status: opts.wait ? 'completed' : 'acknowledged' };
+  }
+
+  async deleteVectorName(name: string, vectorName: string, opts: WriteOptions): Promise<UpdateResult> {
+    await this.resolve(name).deleteVectorName(vectorName);
+    return { operation_id: 0, status: opts.wait ? 'completed' : 'acknowledged' };
   }
 
   // ---- aliases ------------------------------------------------------------------------
 
-  updateAliases(body: { actions: Body[] }): boolean {
+  updateAliases(rawBody: unknown): boolean {
+    const body = checked<Schemas['ChangeAliasesOperation']>('ChangeAliasesOperation', rawBody);
     const next = new Map(this.aliases);
-    for (const action of body.actions) {
+    for (const action of body.actions as Body[]) {
       if (action.create_alias) {
         const { collection_name, alias_name } = action.create_alias as { collection_name: string; alias_name: string };
         if (!this.collections.has(collection_name)) throw collectionNotFound(collection_name);
@@ -245,8 +232,8 @@ export class Store {
 
   // ---- payload indexes ----------------------------------------------------------------
 
-  createIndex(name: string, body: { field_name: string; field_schema?: unknown }, opts: WriteOptions): UpdateResult {
-    this.resolve(name).createIndex(body);
+  createIndex(name: string, rawBody: unknown, opts: WriteOptions): UpdateResult {
+    this.resolve(name).createIndex(checked<Schemas['CreateFieldIndex']>('CreateFieldIndex', rawBody));
     return { operation_id: 0, status: opts.wait ? 'completed' : 'acknowledged' };
   }
 
@@ -257,114 +244,120 @@ export class Store {
 
   // ---- points: writes -------------------------------------------------------------------
 
-  async upsert(name: string, body: Body, opts: WriteOptions): Promise<UpdateResult> {
-    const c = this.resolve(name);
-    return (await c.commit([c.upsertOp(body)], opts))[0]!;
+  upsert(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
+    return this.resolve(name).upsert(checked('PointInsertOperations', body), opts);
   }
 
-  async deletePoints(name: string, body: Body, opts: WriteOptions): Promise<UpdateResult> {
-    const c = this.resolve(name);
-    return (await c.commit([c.deleteOp(body)], opts))[0]!;
+  deletePoints(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
+    return this.resolve(name).deletePoints(checked('PointsSelector', body), opts);
   }
 
-  async setPayload(name: string, body: Body, opts: WriteOptions, overwrite: boolean): Promise<UpdateResult> {
-    const c = this.resolve(name);
-    return (await c.commit([c.setPayloadOp(body, overwrite)], opts))[0]!;
+  setPayload(name: string, body: unknown, opts: WriteOptions, overwrite: boolean): Promise<UpdateResult> {
+    return this.resolve(name).setPayload(checked('SetPayload', body), opts, overwrite);
   }
 
-  async deletePayload(name: string, body: Body, opts: WriteOptions): Promise<UpdateResult> {
-    const c = this.resolve(name);
-    return (await c.commit([c.deletePayloadOp(body)], opts))[0]!;
+  deletePayload(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
+    return this.resolve(name).deletePayload(checked('DeletePayload', body), opts);
   }
 
-  async clearPayload(name: string, body: Body, opts: WriteOptions): Promise<UpdateResult> {
-    const c = this.resolve(name);
-    return (await c.commit([c.clearPayloadOp(body)], opts))[0]!;
+  clearPayload(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
+    return this.resolve(name).clearPayload(checked('PointsSelector', body), opts);
   }
 
-  async updateVectors(name: string, body: Body, opts: WriteOptions): Promise<UpdateResult> {
-    const c = this.resolve(name);
-    return (await c.commit([c.updateVectorsOp(body)], opts))[0]!;
+  updateVectors(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
+    return this.resolve(name).updateVectors(checked('UpdateVectors', body), opts);
   }
 
-  async deleteVectors(name: string, body: Body, opts: WriteOptions): Promise<UpdateResult> {
-    const c = this.resolve(name);
-    return (await c.commit([c.deleteVectorsOp(body)], opts))[0]!;
+  deleteVectors(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
+    return this.resolve(name).deleteVectors(checked('DeleteVectors', body), opts);
   }
 
   /**
    * points/batch: operations apply in order; each one is checked against the state the previous
    * ones left, and the whole batch is made durable with one sync.
    */
-  async batch(name: string, body: { operations: Body[] }, opts: WriteOptions): Promise<UpdateResult[]> {
-    const c = this.resolve(name);
-    const results: UpdateResult[] = [];
-    for (const operation of body.operations) {
-      const [kind, arg] = Object.entries(operation)[0] as [string, Body];
-      let op: PointOp;
-      switch (kind) {
-        case 'upsert':
-          op = c.upsertOp(arg);
-          break;
-        case 'delete':
-          op = c.deleteOp(arg);
-          break;
-        case 'set_payload':
-          op = c.setPayloadOp(arg, false);
-          break;
-        case 'overwrite_payload':
-          op = c.setPayloadOp(arg, true);
-          break;
-        case 'delete_payload':
-          op = c.deletePayloadOp(arg);
-          break;
-        case 'clear_payload':
-          op = c.clearPayloadOp(arg);
-          break;
-        case 'update_vectors':
-          op = c.updateVectorsOp(arg);
-          break;
-        case 'delete_vectors':
-          op = c.deleteVectorsOp(arg);
-          break;
-        default:
-          throw badRequest(`unknown batch operation ${kind}`);
-      }
-      results.push(...(await c.commit([op], { wait: false })));
-    }
-    if (opts.wait) await c.commit([], opts);
-    return results.map((r) => ({ ...r, status: opts.wait ? 'completed' : 'acknowledged' }));
+  batch(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult[]> {
+    return this.resolve(name).batch(checked('UpdateOperations', body), opts);
   }
 
   // ---- points: reads --------------------------------------------------------------------
 
-  retrieve(name: string, body: Body) {
-    return this.resolve(name).retrieve(body);
+  retrieve(name: string, body: unknown) {
+    return this.resolve(name).retrieve(checked('PointRequest', body));
   }
 
   getPoint(name: string, id: string) {
     return this.resolve(name).getPoint(id);
   }
 
-  scroll(name: string, body: Body) {
-    return this.resolve(name).scroll(body);
+  scroll(name: string, body: unknown = {}) {
+    return this.resolve(name).scroll(checked('ScrollRequest', body ?? {}));
   }
 
-  count(name: string, body: Body) {
-    return this.resolve(name).count(body);
+  count(name: string, body: unknown = {}) {
+    return this.resolve(name).count(checked('CountRequest', body ?? {}));
   }
 
-  query(name: string, body: Body) {
-    return query(this, this.resolve(name), body);
+  query(name: string, body: unknown = {}) {
+    return query(this, this.resolve(name), checked('QueryRequest', body ?? {}));
   }
 
-  queryBatch(name: string, body: { searches: Body[] }) {
+  queryBatch(name: string, body: unknown) {
     const c = this.resolve(name);
-    return body.searches.map((s) => query(this, c, s));
+    return checked<Schemas['QueryRequestBatch']>('QueryRequestBatch', body).searches.map((s) => query(this, c, s));
   }
 
-  queryGroups(name: string, body: Body) {
-    return queryGroups(this, this.resolve(name), body as Body & { group_by: string });
+  queryGroups(name: string, body: unknown) {
+    return queryGroups(this, this.resolve(name), checked('QueryGroupsRequest', body));
+  }
+
+  search(name: string, body: unknown) {
+    return legacy.search(this, this.resolve(name), checked('SearchRequest', body));
+  }
+
+  searchBatch(name: string, body: unknown) {
+    return legacy.searchBatch(this, this.resolve(name), checked('SearchRequestBatch', body));
+  }
+
+  searchGroups(name: string, body: unknown) {
+    return legacy.searchGroups(this, this.resolve(name), checked('SearchGroupsRequest', body));
+  }
+
+  recommend(name: string, body: unknown) {
+    return legacy.recommend(this, this.resolve(name), checked('RecommendRequest', body));
+  }
+
+  recommendBatch(name: string, body: unknown) {
+    return legacy.recommendBatch(this, this.resolve(name), checked('RecommendRequestBatch', body));
+  }
+
+  recommendGroups(name: string, body: unknown) {
+    return legacy.recommendGroups(this, this.resolve(name), checked('RecommendGroupsRequest', body));
+  }
+
+  discover(name: string, body: unknown) {
+    return legacy.discover(this, this.resolve(name), checked('DiscoverRequest', body));
+  }
+
+  discoverBatch(name: string, body: unknown) {
+    return legacy.discoverBatch(this, this.resolve(name), checked('DiscoverRequestBatch', body));
+  }
+
+  matrixPairs(name: string, body: unknown = {}) {
+    return matrixPairs(this.resolve(name), checked('SearchMatrixRequest', body ?? {}));
+  }
+
+  matrixOffsets(name: string, body: unknown = {}) {
+    return matrixOffsets(this.resolve(name), checked('SearchMatrixRequest', body ?? {}));
+  }
+
+  facet(name: string, body: unknown) {
+    return facet(this.resolve(name), checked('FacetRequest', body));
+  }
+
+  /** Names and sizes of the collections, for telemetry and metrics. */
+  collectionStats(): Array<{ name: string; points: number; vectors: number }> {
+    return [...this.collections.values()].map((c) => ({ name: c.name, points: c.liveCount, vectors: c.state.vectors.size }));
   }
 
   /** Raw bytes of all stored vectors, for memory accounting in benchmarks. */
@@ -375,8 +368,13 @@ export class Store {
   }
 }
 
-function stripNulls(o: Body): Body {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
+/**
+ * A request body checked against Qdrant's schema for it: whoever calls the engine directly gets
+ * the same 400/422 StoreError the REST API answers, never a TypeError from deep inside.
+ */
+function checked<T>(schema: string, body: unknown): T {
+  validateBody(schema, body);
+  return body as T;
 }
 
 function checkCollectionName(name: string): void {
@@ -385,32 +383,3 @@ function checkCollectionName(name: string): void {
   if (bad) throw validationError('collection_name', `collection name cannot contain "${bad[0]}" char`);
 }
 
-function buildMeta(name: string, body: Body): CollectionMeta {
-  if (body.sparse_vectors) throw badRequest('sparse vectors are not supported by the embedded store');
-  const raw = (body.vectors ?? {}) as Body;
-  const single = typeof raw.size === 'number' && typeof raw.distance === 'string';
-  const entries: Array<[string, Body]> = single ? [['', raw]] : (Object.entries(raw) as Array<[string, Body]>);
-  const vectors: Record<string, VectorParamsJson> = {};
-  for (const [vname, p] of entries) {
-    if (p.multivector_config) throw badRequest(`vector ${JSON.stringify(vname)}: multi-vectors are not supported by the embedded store`);
-    vectors[vname] = stripNulls(p) as VectorParamsJson;
-  }
-  const quant = body.quantization_config;
-  return {
-    name,
-    named: !single,
-    vectors,
-    hnsw_config: { ...DEFAULT_HNSW, ...stripNulls((body.hnsw_config ?? {}) as Body) },
-    optimizers_config: { ...DEFAULT_OPTIMIZERS, ...stripNulls((body.optimizers_config ?? {}) as Body) },
-    wal_config: { ...DEFAULT_WAL, ...stripNulls((body.wal_config ?? {}) as Body) },
-    quantization_config: quant === undefined || quant === null ? null : (quant as Body),
-    params: {
-      shard_number: body.shard_number ?? 1,
-      replication_factor: body.replication_factor ?? 1,
-      write_consistency_factor: body.write_consistency_factor ?? 1,
-      on_disk_payload: body.on_disk_payload ?? true,
-    },
-    metadata: (body.metadata as Body | null | undefined) ?? null,
-    payload_schema: {},
-  };
-}

@@ -1,3 +1,6 @@
+import { badRequest, wrongInput } from './errors.ts';
+import type { VectorStorage, VectorValue } from './vector-storage.ts';
+
 /**
  * Dense vector storage for one named vector: fixed-size Float32Array chunks indexed by slot.
  * Chunks (not one slab grown by doubling) keep growth copy-free at any size, so a 200k-point
@@ -16,7 +19,8 @@ export function higherIsBetter(distance: Distance): boolean {
   return distance === 'Cosine' || distance === 'Dot';
 }
 
-export class VectorColumn {
+export class VectorColumn implements VectorStorage {
+  readonly kind = 'dense' as const;
   readonly dim: number;
   readonly distance: Distance;
   readonly chunks: Float32Array[] = [];
@@ -60,7 +64,8 @@ export class VectorColumn {
   }
 
   /** Stores `values` (already normalised for Cosine by the caller). */
-  set(slot: number, values: Float32Array): void {
+  set(slot: number, values: VectorValue): void {
+    if (!(values instanceof Float32Array)) throw new Error('a sparse value cannot go into a dense column');
     const chunk = this.chunks[slot >>> CHUNK_BITS]!;
     chunk.set(values, (slot & CHUNK_MASK) * this.dim);
     if (this.present[slot] === 0) {
@@ -74,6 +79,45 @@ export class VectorColumn {
       this.present[slot] = 0;
       this.count--;
     }
+  }
+
+  /**
+   * A request vector as stored: dimension checked, Cosine normalised. A Float32Array from the
+   * body parser is fresh and normalised in place (no copy).
+   */
+  prepare(raw: unknown, where: string, name: string): Float32Array {
+    if (raw instanceof Float32Array) {
+      if (raw.length !== this.dim) throw wrongInput(`Vector dimension error: expected dim: ${this.dim}, got ${raw.length}`);
+      return prepareVector(this.distance, raw, raw);
+    }
+    if (!Array.isArray(raw)) {
+      if (raw !== null && typeof raw === 'object' && 'indices' in raw) throw wrongInput(`${where}: vector ${JSON.stringify(name)} is a dense vector, got a sparse one`);
+      throw badRequest(`${where}: vector ${JSON.stringify(name)} must be a dense vector of ${this.dim} numbers (documents, images and inference objects are not supported by the embedded store)`);
+    }
+    if (raw.length > 0 && (Array.isArray(raw[0]) || raw[0] instanceof Float32Array)) {
+      throw badRequest(`${where}: vector ${JSON.stringify(name)} has no multivector_config: send one dense vector`);
+    }
+    if (raw.length !== this.dim) throw wrongInput(`Vector dimension error: expected dim: ${this.dim}, got ${raw.length}`);
+    for (let i = 0; i < raw.length; i++) {
+      if (typeof raw[i] !== 'number') throw badRequest(`${where}: vector ${JSON.stringify(name)}[${i}] is not a number`);
+    }
+    return prepareVector(this.distance, raw as number[]);
+  }
+
+  get(slot: number): Float32Array {
+    return this.view(slot);
+  }
+
+  toJson(slot: number): number[] {
+    return vectorToJson(this.view(slot));
+  }
+
+  loggedBytes(): number {
+    return this.dim * 4 + 16;
+  }
+
+  storedBytes(): number {
+    return this.count * this.dim * 4;
   }
 
   /** A view (no copy) of the slot's vector; valid until the slot is rewritten. */

@@ -2,7 +2,7 @@
  * A JSON parser for write bodies that carry vectors. JSON.parse turns every vector element into
  * a boxed double in a JS array only for the engine to copy it into float32 storage; here the
  * numbers of arrays under a "vector"/"vectors" key are read straight from the bytes into
- * Float32Arrays (several times faster, no garbage per element). Everything else — ids,
+ * Float32Arrays (a sparse vector's "indices" excepted: they stay integers) (several times faster, no garbage per element). Everything else — ids,
  * payloads, strings with escapes — is parsed with JSON's exact semantics; inside a payload no key
  * is special (a payload field called "vector" stays a plain array). Nesting deeper than
  * serde_json's (and so Qdrant's) recursion limit is refused like any other format error.
@@ -25,6 +25,8 @@ type Mode = typeof PLAIN | typeof VECTOR | typeof PAYLOAD;
 /** The mode of the value under `key` in an object whose own mode is `mode`. */
 function childMode(mode: Mode, key: string): Mode {
   if (mode === PAYLOAD) return PAYLOAD;
+  // A sparse vector's indices are u32 term ids: float32 would round the large ones.
+  if (key === 'indices') return PLAIN;
   if (key === 'vector' || key === 'vectors') return VECTOR;
   if (key === 'payload' || key === 'payloads') return PAYLOAD;
   return mode;

@@ -4,9 +4,10 @@
  */
 import type { Store } from '../engine/store.ts';
 import type { WriteOptions } from '../engine/collection.ts';
+import { StoreError } from '../engine/errors.ts';
+import { COMPATIBLE_VERSION, metrics, telemetry, versionInfo } from './service.ts';
 
-/** The Qdrant version whose REST API (and OpenAPI document) this server follows. */
-export const COMPATIBLE_VERSION = '1.19.0';
+export { COMPATIBLE_VERSION };
 
 type Body = Record<string, unknown>;
 
@@ -15,6 +16,7 @@ export interface RouteContext {
   params: string[];
   body: Body;
   write: WriteOptions;
+  query: URLSearchParams;
 }
 
 export interface Route {
@@ -23,8 +25,9 @@ export interface Route {
   segments: string[];
   /** Answered without the api key (health probes only); every other route needs it. */
   public?: boolean;
-  /** How the result is sent: in Qdrant's envelope (default), as bare JSON (the root), or as text (probes). */
+  /** How the result is sent: in Qdrant's envelope (default), as bare JSON (the root), or as text (probes, metrics). */
   reply?: 'envelope' | 'bare' | 'text';
+  /** The body's schema (the engine validates against it); a route without one reads no body. */
   schema?: string;
   /** Bodies that carry stored vectors, parsed by json-body.ts into Float32Arrays. */
   vectorBody?: boolean;
@@ -41,6 +44,17 @@ const r = (method: string, pattern: string, handle: Route['handle'], schema?: st
   handle,
 });
 
+/**
+ * Qdrant features the embedded store does not have: answered 400 naming the feature (any
+ * method), so a client learns what is missing instead of meeting a bare 404.
+ */
+const refused = (pattern: string, feature: string): Route[] =>
+  ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].map((method) =>
+    r(method, pattern, () => {
+      throw new StoreError(400, `Bad request: ${feature}: not supported by the embedded store`);
+    }),
+  );
+
 /** Probes an orchestrator calls without credentials, answered as Qdrant does. */
 const probe = (pattern: string, text: string): Route => ({ method: 'GET', segments: [pattern.slice(1)], public: true, reply: 'text', handle: () => text });
 
@@ -48,7 +62,9 @@ export const ROUTES: Route[] = [
   probe('/healthz', 'healthz check passed'),
   probe('/livez', 'livez check passed'),
   probe('/readyz', 'all shards are ready'),
-  { ...r('GET', '/', () => ({ title: 'qdrant - vector search engine', version: COMPATIBLE_VERSION, commit: 'clipstream-embedded' })), reply: 'bare' },
+  { ...r('GET', '/', () => versionInfo()), reply: 'bare' },
+  r('GET', '/telemetry', ({ store, query }) => telemetry(store, Number(query.get('details_level') ?? 0) || 0)),
+  { ...r('GET', '/metrics', ({ store }) => metrics(store)), reply: 'text' },
   r('GET', '/collections', ({ store }) => store.listCollections()),
   r('GET', '/aliases', ({ store }) => store.listAliases()),
   r('POST', '/collections/aliases', ({ store, body }) => store.updateAliases(body as { actions: Body[] }), 'ChangeAliasesOperation'),
@@ -60,6 +76,8 @@ export const ROUTES: Route[] = [
   r('GET', '/collections/*/aliases', ({ store, params }) => store.collectionAliases(params[0]!)),
   r('PUT', '/collections/*/index', ({ store, params, body, write }) => store.createIndex(params[0]!, body as { field_name: string }, write), 'CreateFieldIndex'),
   r('DELETE', '/collections/*/index/*', ({ store, params, write }) => store.deleteIndex(params[0]!, params[1]!, write)),
+  r('PUT', '/collections/*/vectors/*', ({ store, params, body, write }) => store.createVectorName(params[0]!, params[1]!, body, write), 'VectorNameConfig'),
+  r('DELETE', '/collections/*/vectors/*', ({ store, params, write }) => store.deleteVectorName(params[0]!, params[1]!, write)),
   r('POST', '/collections/*/points', ({ store, params, body }) => store.retrieve(params[0]!, body), 'PointRequest'),
   r('PUT', '/collections/*/points', ({ store, params, body, write }) => store.upsert(params[0]!, body, write), 'PointInsertOperations'),
   r('GET', '/collections/*/points/*', ({ store, params }) => store.getPoint(params[0]!, params[1]!)),
@@ -76,6 +94,27 @@ export const ROUTES: Route[] = [
   r('POST', '/collections/*/points/query', ({ store, params, body }) => store.query(params[0]!, body), 'QueryRequest'),
   r('POST', '/collections/*/points/query/batch', ({ store, params, body }) => store.queryBatch(params[0]!, body as { searches: Body[] }), 'QueryRequestBatch'),
   r('POST', '/collections/*/points/query/groups', ({ store, params, body }) => store.queryGroups(params[0]!, body), 'QueryGroupsRequest'),
+  r('POST', '/collections/*/points/search', ({ store, params, body }) => store.search(params[0]!, body), 'SearchRequest'),
+  r('POST', '/collections/*/points/search/batch', ({ store, params, body }) => store.searchBatch(params[0]!, body), 'SearchRequestBatch'),
+  r('POST', '/collections/*/points/search/groups', ({ store, params, body }) => store.searchGroups(params[0]!, body), 'SearchGroupsRequest'),
+  r('POST', '/collections/*/points/recommend', ({ store, params, body }) => store.recommend(params[0]!, body), 'RecommendRequest'),
+  r('POST', '/collections/*/points/recommend/batch', ({ store, params, body }) => store.recommendBatch(params[0]!, body), 'RecommendRequestBatch'),
+  r('POST', '/collections/*/points/recommend/groups', ({ store, params, body }) => store.recommendGroups(params[0]!, body), 'RecommendGroupsRequest'),
+  r('POST', '/collections/*/points/discover', ({ store, params, body }) => store.discover(params[0]!, body), 'DiscoverRequest'),
+  r('POST', '/collections/*/points/discover/batch', ({ store, params, body }) => store.discoverBatch(params[0]!, body), 'DiscoverRequestBatch'),
+  r('POST', '/collections/*/points/search/matrix/pairs', ({ store, params, body }) => store.matrixPairs(params[0]!, body), 'SearchMatrixRequest'),
+  r('POST', '/collections/*/points/search/matrix/offsets', ({ store, params, body }) => store.matrixOffsets(params[0]!, body), 'SearchMatrixRequest'),
+  r('POST', '/collections/*/facet', ({ store, params, body }) => store.facet(params[0]!, body), 'FacetRequest'),
+  ...refused('/collections/*/snapshots', 'collection snapshots'),
+  ...refused('/collections/*/snapshots/*', 'collection snapshots'),
+  ...refused('/collections/*/snapshots/upload', 'collection snapshots'),
+  ...refused('/collections/*/snapshots/recover', 'collection snapshots'),
+  ...refused('/snapshots', 'full snapshots'),
+  ...refused('/snapshots/*', 'full snapshots'),
+  ...refused('/collections/*/shards', 'shard keys (custom sharding)'),
+  ...refused('/collections/*/shards/delete', 'shard keys (custom sharding)'),
+  ...refused('/collections/*/cluster', 'cluster operations'),
+  ...refused('/cluster', 'cluster operations'),
 ];
 
 /** The route for a method and path, with captured params; literal segments win over `*`. */

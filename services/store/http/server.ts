@@ -10,7 +10,7 @@ import { StoreError } from '../engine/errors.ts';
 import type { Store } from '../engine/store.ts';
 import { COMPATIBLE_VERSION, matchRoute, ROUTES } from './routes.ts';
 import { parseRequestTarget } from './request-target.ts';
-import { validateBody, warmUp } from './validate.ts';
+import { warmUp } from '../engine/validate.ts';
 import { checkNesting, parseVectorJson } from './json-body.ts';
 import { ParsePool } from './parse-pool.ts';
 
@@ -112,8 +112,8 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
           giveBack(raw);
         }
       }
+      // The engine checks the body against route.schema (engine/validate.ts).
       if (body === null) throw new StoreError(400, 'Format error in JSON body: EOF while parsing a value at line 1 column 0');
-      validateBody(route.schema, body);
     } else {
       await drain(req);
     }
@@ -121,7 +121,7 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
     if (waitParam !== null && waitParam !== 'true' && waitParam !== 'false') {
       throw new StoreError(400, `Query deserialize error: wait: provided string was not \`true\` or \`false\``);
     }
-    const result = await route.handle({ store, params, body, write: { wait: waitParam === 'true' } });
+    const result = await route.handle({ store, params, body, write: { wait: waitParam === 'true' }, query });
     if (route.reply === 'text') {
       const text = String(result);
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) }).end(text);

@@ -1,11 +1,13 @@
 /**
- * Regenerates qdrant-schemas.json: the request-body schemas of the endpoints the embedded store
- * serves (and everything they reference), taken from Qdrant's OpenAPI document and converted
- * from OpenAPI 3.0 to plain JSON Schema for Ajv (nullable → null types, refs → definitions,
- * documentation-only keywords dropped). The output is committed; nothing reads the spec at run
- * time.
+ * Regenerates engine/qdrant-schemas.json: the request-body schemas of the endpoints the embedded
+ * store serves (and everything they reference), taken from Qdrant's OpenAPI document and
+ * converted from OpenAPI 3.0 to plain JSON Schema for Ajv (nullable → null types, refs →
+ * definitions, documentation-only keywords dropped). The search/recommend/discover endpoints
+ * Qdrant 1.19 still serves but no longer documents take their bodies from the 1.18 document; a
+ * schema both documents define is taken from the newer one. The output is committed; nothing
+ * reads the specs at run time.
  *
- *   node --import tsx services/store/http/generate-schemas.ts [path/to/openapi.json]
+ *   node --import tsx services/store/tools/generate-schemas.ts [openapi-1.19.json] [openapi-1.18.json]
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const specPath = process.argv[2] ?? '/work/shared/reference/qdrant-openapi-v1.19.json';
-const outPath = path.join(here, 'qdrant-schemas.json');
+const legacySpecPath = process.argv[3] ?? '/work/shared/reference/qdrant-openapi-v1.18.json';
+const outPath = path.join(here, '..', 'engine', 'qdrant-schemas.json');
 
 /** Request bodies the server validates (see routes.ts). */
 export const BODY_SCHEMAS = [
@@ -34,6 +37,18 @@ export const BODY_SCHEMAS = [
   'QueryRequest',
   'QueryRequestBatch',
   'QueryGroupsRequest',
+  'FacetRequest',
+  'SearchMatrixRequest',
+  'VectorNameConfig',
+  // Served by Qdrant 1.19, documented up to 1.18:
+  'SearchRequest',
+  'SearchRequestBatch',
+  'SearchGroupsRequest',
+  'RecommendRequest',
+  'RecommendRequestBatch',
+  'RecommendGroupsRequest',
+  'DiscoverRequest',
+  'DiscoverRequestBatch',
 ] as const;
 
 type Node = Record<string, unknown>;
@@ -70,14 +85,16 @@ function collectRefs(node: unknown, into: Set<string>): void {
 }
 
 function main(): void {
-  const spec = JSON.parse(fs.readFileSync(specPath, 'utf8')) as { info: { version: string }; components: { schemas: Record<string, unknown> } };
-  const all = spec.components.schemas;
+  type Spec = { info: { version: string }; components: { schemas: Record<string, unknown> } };
+  const spec = JSON.parse(fs.readFileSync(specPath, 'utf8')) as Spec;
+  const legacy = JSON.parse(fs.readFileSync(legacySpecPath, 'utf8')) as Spec;
+  const all = { ...legacy.components.schemas, ...spec.components.schemas };
   const wanted = new Set<string>();
   const queue: string[] = [...BODY_SCHEMAS];
   while (queue.length > 0) {
     const name = queue.pop()!;
     if (wanted.has(name)) continue;
-    if (!all[name]) throw new Error(`schema ${name} is not in ${specPath}`);
+    if (!all[name]) throw new Error(`schema ${name} is in neither ${specPath} nor ${legacySpecPath}`);
     wanted.add(name);
     const refs = new Set<string>();
     collectRefs(all[name], refs);
@@ -85,7 +102,7 @@ function main(): void {
   }
   const definitions: Record<string, unknown> = {};
   for (const name of [...wanted].sort()) definitions[name] = convert(all[name]);
-  const doc = { $id: 'qdrant', $comment: `Generated from Qdrant OpenAPI ${spec.info.version} by generate-schemas.ts; do not edit.`, definitions };
+  const doc = { $id: 'qdrant', $comment: `Generated from Qdrant OpenAPI ${spec.info.version} (legacy search bodies: ${legacy.info.version}) by tools/generate-schemas.ts; do not edit.`, definitions };
   fs.writeFileSync(outPath, JSON.stringify(doc, null, 1) + '\n');
   process.stdout.write(`wrote ${wanted.size} schemas to ${outPath}\n`);
 }
