@@ -11,6 +11,7 @@ import { ingestDisplay, type IngestOutput, type ProgressListener } from '../../s
 import type { IngestOptions } from '../../services/producer/ingest.ts';
 import type { RunSummary } from '../../services/producer/run.ts';
 import type { SourceSelection } from '../../services/producer/sources.ts';
+import { withProducerMetrics } from '../../services/metrics/producer.ts';
 
 export interface RunCliOptions {
   json?: boolean;
@@ -91,8 +92,8 @@ export async function runFromCli(
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    const summary = await start(cfg, {
-      listener,
+    const summary = await withProducerMetrics(cfg, listener, { embedded: opts.embedded }, (reporting) => start(cfg, {
+      listener: reporting,
       signal: abort.signal,
       force: opts.force,
       mode: opts.embedded ? 'embedded' : 'auto',
@@ -101,7 +102,7 @@ export async function runFromCli(
       resume: opts.resume,
       allowTestModel: opts.allowTestModel,
       selection: selectionOf(opts),
-    });
+    }));
     display.finish(summary);
     if (output === 'silent') process.stderr.write(`${summary.indexed} indexed, ${summary.skipped} unchanged, ${summary.failed} failed (run ${summary.runId})\n`);
     if (summary.interrupted) process.exitCode = 130;

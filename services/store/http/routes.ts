@@ -4,6 +4,7 @@
  */
 import type { Store } from '../engine/store.ts';
 import type { WriteOptions } from '../engine/collection.ts';
+import { storeMetrics } from './metrics.ts';
 
 /** The Qdrant version whose REST API (and OpenAPI document) this server follows. */
 export const COMPATIBLE_VERSION = '1.19.0';
@@ -48,6 +49,7 @@ export const ROUTES: Route[] = [
   probe('/healthz', 'healthz check passed'),
   probe('/livez', 'livez check passed'),
   probe('/readyz', 'all shards are ready'),
+  { ...r('GET', '/metrics', ({ store }) => storeMetrics(store).registry.metrics()), reply: 'text' },
   { ...r('GET', '/', () => ({ title: 'qdrant - vector search engine', version: COMPATIBLE_VERSION, commit: 'clipstream-embedded' })), reply: 'bare' },
   r('GET', '/collections', ({ store }) => store.listCollections()),
   r('GET', '/aliases', ({ store }) => store.listAliases()),
