@@ -8,6 +8,7 @@ import { connectStore } from '../../services/store-connect.ts';
 import { startEmbedWorker } from '../../workers/embed/worker.ts';
 import { recordProcessInfo, startOpsEndpoint } from '../../services/metrics/index.ts';
 import { QUEUE_NAMES } from '../../shared/queue/queues.ts';
+import { backendFacts, describeBackends } from '../../services/doctor/execution-provider.ts';
 
 interface WorkerCliOptions {
   queues: string;
@@ -75,6 +76,9 @@ Examples:
         await ops?.close();
         throw err;
       }
+      // The session was created with these providers (a CUDA provider that cannot load fails start-up, never falls back quietly).
+      const provider = cfg.encoder.executionProvider === 'cuda' ? `cuda (device ${cfg.encoder.deviceId}; cpu for operators cuda lacks)` : 'cpu';
+      log(`encoder: ${encoder.model.modelId}, execution provider ${provider}; onnxruntime-node backends: ${describeBackends(backendFacts())}`);
       if (store.embedded) log(`QDRANT_URL is not set: using the embedded store under ${cfg.store.dataDir} (run one worker process only)`);
       let worker;
       try {
