@@ -6,6 +6,7 @@ import { resolveAlias } from '../../shared/store/schema.ts';
 import { openLocks } from '../../services/producer/open-queue.ts';
 import { ingestDisplay } from '../../services/producer/progress.ts';
 import { withProducerMetrics } from '../../services/metrics/producer.ts';
+import { logStartup, processLogger } from './logging.ts';
 import { rollback, runRebuild } from '../../services/producer/rebuild.ts';
 import { connectStore } from '../../services/store-connect.ts';
 import { selectionOf, withRunOptions, type RunCliOptions } from './run-command.ts';
@@ -41,6 +42,7 @@ Examples:
     .action(async (sources: string[], opts: RunCliOptions & { restart?: boolean; allowMassDelete?: boolean }) => {
       const cfg = config();
       const display = ingestDisplay(opts.json ? 'json' : opts.progress ? 'auto' : 'silent');
+      if (!process.stderr.isTTY) logStartup(processLogger(cfg, 'producer'), cfg, { run: 'rebuild' });
       const summary = await withProducerMetrics(cfg, display, { embedded: opts.embedded }, (listener) => runRebuild(cfg, sources, {
         listener,
         mode: opts.embedded ? 'embedded' : 'auto',

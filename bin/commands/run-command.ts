@@ -12,6 +12,7 @@ import type { IngestOptions } from '../../services/producer/ingest.ts';
 import type { RunSummary } from '../../services/producer/run.ts';
 import type { SourceSelection } from '../../services/producer/sources.ts';
 import { withProducerMetrics } from '../../services/metrics/producer.ts';
+import { logStartup, processLogger } from './logging.ts';
 
 export interface RunCliOptions {
   json?: boolean;
@@ -74,6 +75,8 @@ export async function runFromCli(
   const concurrency = positiveInt('--concurrency', opts.concurrency);
   const output: IngestOutput = opts.json ? 'json' : opts.progress ? 'auto' : 'silent';
   const display = ingestDisplay(output);
+  // At a terminal the progress bar is the output; elsewhere (containers, CI) a JSON start-up line first.
+  if (!process.stderr.isTTY) logStartup(processLogger(cfg, 'producer'), cfg);
   // In silent mode failures and notices still matter: print them plainly.
   const listener: ProgressListener =
     output === 'silent'

@@ -6,6 +6,7 @@ import { positiveInt } from './options.ts';
 import { recordProcessInfo, startOpsEndpoint } from '../../services/metrics/index.ts';
 import { QUEUE_NAMES, SCHEDULES_QUEUE } from '../../shared/queue/queues.ts';
 import { redactRedisUrl } from '../../shared/queue/connection.ts';
+import { captureConsole, lineLogger, logStartup, processLogger } from './logging.ts';
 
 export function register(program: Command): void {
   program
@@ -31,8 +32,11 @@ Example:
   REDIS_URL=redis://localhost:6379 QDRANT_URL=http://localhost:6333 clipstream scheduler`,
     )
     .action(async (opts: { concurrency: string; lockDuration: string; stalledInterval: string }) => {
-      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       const cfg = config();
+      const logger = processLogger(cfg, 'scheduler');
+      captureConsole(logger);
+      const log = lineLogger(logger);
+      logStartup(logger, cfg);
       const ops = await startOpsEndpoint(cfg, 'scheduler');
       let scheduler;
       try {

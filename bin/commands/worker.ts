@@ -9,6 +9,7 @@ import { startEmbedWorker } from '../../workers/embed/worker.ts';
 import { recordProcessInfo, startOpsEndpoint } from '../../services/metrics/index.ts';
 import { QUEUE_NAMES } from '../../shared/queue/queues.ts';
 import { backendFacts, describeBackends } from '../../services/doctor/execution-provider.ts';
+import { captureConsole, lineLogger, logStartup, processLogger } from './logging.ts';
 
 interface WorkerCliOptions {
   queues: string;
@@ -53,7 +54,9 @@ Examples:
       for (const m of modalities) {
         if (m !== 'image' && m !== 'text') throw new ClipstreamError('BAD_REQUEST', `--queues: unknown queue ${JSON.stringify(m)} (expected image, text)`);
       }
-      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      const logger = processLogger(cfg, 'worker');
+      captureConsole(logger);
+      const log = lineLogger(logger);
       // Before the model loads: /healthz answers (a liveness probe) while /readyz says "starting".
       const ops = await startOpsEndpoint(cfg, 'worker');
       if (ops) {
@@ -78,6 +81,7 @@ Examples:
       }
       // The session was created with these providers (a CUDA provider that cannot load fails start-up, never falls back quietly).
       const provider = cfg.encoder.executionProvider === 'cuda' ? `cuda (device ${cfg.encoder.deviceId}; cpu for operators cuda lacks)` : 'cpu';
+      logStartup(logger, cfg, { model: encoder.model, queues: modalities, execution_providers: provider, onnxruntime_backends: describeBackends(backendFacts()) });
       log(`encoder: ${encoder.model.modelId}, execution provider ${provider}; onnxruntime-node backends: ${describeBackends(backendFacts())}`);
       if (store.embedded) log(`QDRANT_URL is not set: using the embedded store under ${cfg.store.dataDir} (run one worker process only)`);
       let worker;

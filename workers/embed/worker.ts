@@ -54,8 +54,11 @@ export interface EmbedWorkerOptions {
   maxStalledCount?: number;
   /** Passed to `openPipeline` (image fetcher, upserter retry policy). */
   pipeline?: Omit<OpenPipelineOptions, 'encoder' | 'store'>;
-  /** One line per noteworthy event (start, retry, failure, shutdown). */
-  log?: (line: string) => void;
+  /**
+   * One line per noteworthy event (start, retry, failure, shutdown). Lines about an item come
+   * with its `run_id`, `job_id`, `item` and `collection`, and a `level` for failures and retries.
+   */
+  log?: (line: string, fields?: { level?: 'debug' | 'info' | 'warn' | 'error'; run_id?: string; job_id?: string; item?: string; collection?: string; code?: string }) => void;
   /** How long `close()` waits for jobs in flight (default WORKER_SHUTDOWN_GRACE_MS). */
   shutdownGraceMs?: number;
   /** Where to record the pipeline's metrics (services/metrics/pipeline.ts); none when absent. Queue depth is the caller's (registerQueueMetrics). */
@@ -137,6 +140,7 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
   const processJob = async (job: Job<EmbedJobData>): Promise<{ status: string; pointId?: string }> => {
     const { runId, item } = job.data;
     const queue = QUEUE_NAMES[item.kind];
+    const about = { run_id: runId, job_id: job.id, item: item.sourceUri, collection: job.data.collection ?? config.store.collection };
     let outcome;
     try {
       const stages = await pipeline.forCollection(await targetOf(job));
@@ -150,13 +154,13 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
         stats.failed++;
         metrics?.jobsProcessed.inc({ queue, outcome: 'failed' });
         metrics?.jobsFailed.inc({ queue, code: failure.code });
-        log(`✗ ${item.sourceUri}: ${describeError(err)} (gave up after ${job.attemptsMade + 1} attempt(s))`);
+        log(`✗ ${item.sourceUri}: ${describeError(err)} (gave up after ${job.attemptsMade + 1} attempt(s))`, { ...about, level: 'error', code: failure.code });
         throw new UnrecoverableError(describeError(err));
       }
       stats.retried++;
       metrics?.jobsProcessed.inc({ queue, outcome: 'retried' });
       metrics?.retries.inc({ stage: 'job', cause: failureOf(item.sourceUri, err).code });
-      log(`retrying ${item.sourceUri} (attempt ${job.attemptsMade + 1}/${attempts}): ${describeError(err)}`);
+      log(`retrying ${item.sourceUri} (attempt ${job.attemptsMade + 1}/${attempts}): ${describeError(err)}`, { ...about, level: 'warn', code: failureOf(item.sourceUri, err).code });
       throw err;
     }
     if (outcome.status === 'failed') {
@@ -164,12 +168,13 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
       stats.failed++;
       metrics?.jobsProcessed.inc({ queue, outcome: 'failed' });
       metrics?.jobsFailed.inc({ queue, code: outcome.failure.code });
-      log(`✗ ${outcome.failure.item}: ${outcome.failure.code}: ${outcome.failure.reason}`);
+      log(`✗ ${outcome.failure.item}: ${outcome.failure.code}: ${outcome.failure.reason}`, { ...about, level: 'warn', code: outcome.failure.code });
       throw new UnrecoverableError(`${outcome.failure.code}: ${outcome.failure.reason}`);
     }
     // Counted before the acknowledgement, once per job id: a crash in between re-runs the job,
     // which finds the point stored (skip-unchanged) and is not counted twice.
     await runs.recordDone(runId, item.kind, job.id);
+    log(outcome.status === 'skipped' ? 'unchanged, skipped' : 'indexed', { ...about, level: 'debug' });
     if (outcome.status === 'skipped') stats.skipped++;
     else stats.indexed++;
     stats.completed++;
