@@ -83,9 +83,18 @@ test('JSON start-up and item lines from every process, and no secret in any outp
   };
   // A text the worker's encoder refuses (longer than its TEXT_MAX_BYTES): an item failure only the worker sees.
   const worker = start('worker', ['worker'], { ...env, TEXT_MAX_BYTES: '24' });
-  const scheduler = start('scheduler', ['scheduler'], env);
+  const scheduler = start('scheduler', ['scheduler'], { ...env, METRICS_PORT: '0' });
   const serve = start('serve', ['serve', '--port', '0'], env);
   await Promise.all([until(worker, /consuming embed-image, embed-text/), until(scheduler, /"msg":"starting"/), until(serve, /search page: /)]);
+  // The scheduler's metrics listener (METRICS_PORT=0: a free port, announced in its log).
+  await until(scheduler, /metrics and health: (\S+)\/metrics/);
+  const schedulerUrl = /metrics and health: (\S+)\/metrics/.exec(scheduler.err)![1]!;
+  const ready = await fetch(`${schedulerUrl}/readyz`);
+  assert.equal(ready.status, 200);
+  assert.match(((await ready.json()) as { checks: { redis: string } }).checks.redis, /^ok: redis:\/\//);
+  const schedulerMetrics = await (await fetch(`${schedulerUrl}/metrics`)).text();
+  assert.match(schedulerMetrics, /^clipstream_queue_jobs\{queue="schedules",state="waiting",role="scheduler"\} 0$/m);
+  assert.match(schedulerMetrics, /^clipstream_process_info\{version="0\.1\.0",role="scheduler"\} 1$/m);
 
   const records = path.join(work, 'records.jsonl');
   fs.writeFileSync(records, '{"id":"ok","text":"rote Schuhe"}\n{"id":"long","text":"a rather long description of blue shoes"}\n');

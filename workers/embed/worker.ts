@@ -158,9 +158,10 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
         throw new UnrecoverableError(describeError(err));
       }
       stats.retried++;
+      const cause = failureOf(item.sourceUri, err).code;
       metrics?.jobsProcessed.inc({ queue, outcome: 'retried' });
-      metrics?.retries.inc({ stage: 'job', cause: failureOf(item.sourceUri, err).code });
-      log(`retrying ${item.sourceUri} (attempt ${job.attemptsMade + 1}/${attempts}): ${describeError(err)}`, { ...about, level: 'warn', code: failureOf(item.sourceUri, err).code });
+      metrics?.retries.inc({ stage: 'job', cause });
+      log(`retrying ${item.sourceUri} (attempt ${job.attemptsMade + 1}/${attempts}): ${describeError(err)}`, { ...about, level: 'warn', code: cause });
       throw err;
     }
     if (outcome.status === 'failed') {
