@@ -19,6 +19,7 @@ import * as modelCommand from './commands/model.ts';
 import * as storeCommand from './commands/store.ts';
 import * as serveCommand from './commands/serve.ts';
 import * as searchCommand from './commands/search.ts';
+import * as doctorCommand from './commands/doctor.ts';
 
 const program = new Command()
   .name('clipstream')
@@ -26,7 +27,7 @@ const program = new Command()
   .version('0.1.0')
   .showHelpAfterError();
 
-for (const command of [demoCommand, configCommand, ingestCommand, syncCommand, rebuildCommand, scheduleCommand, schedulerCommand, workerCommand, statusCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand]) command.register(program);
+for (const command of [demoCommand, configCommand, ingestCommand, syncCommand, rebuildCommand, scheduleCommand, schedulerCommand, workerCommand, statusCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand, doctorCommand]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);

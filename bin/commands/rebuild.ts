@@ -5,6 +5,8 @@ import { listVersions } from '../../shared/store/collection-versions.ts';
 import { resolveAlias } from '../../shared/store/schema.ts';
 import { openLocks } from '../../services/producer/open-queue.ts';
 import { ingestDisplay } from '../../services/producer/progress.ts';
+import { withProducerMetrics } from '../../services/metrics/producer.ts';
+import { logStartup, processLogger } from './logging.ts';
 import { rollback, runRebuild } from '../../services/producer/rebuild.ts';
 import { connectStore } from '../../services/store-connect.ts';
 import { selectionOf, withRunOptions, type RunCliOptions } from './run-command.ts';
@@ -40,8 +42,9 @@ Examples:
     .action(async (sources: string[], opts: RunCliOptions & { restart?: boolean; allowMassDelete?: boolean }) => {
       const cfg = config();
       const display = ingestDisplay(opts.json ? 'json' : opts.progress ? 'auto' : 'silent');
-      const summary = await runRebuild(cfg, sources, {
-        listener: display,
+      if (!process.stderr.isTTY) logStartup(processLogger(cfg, 'producer'), cfg, { run: 'rebuild' });
+      const summary = await withProducerMetrics(cfg, display, { embedded: opts.embedded }, (listener) => runRebuild(cfg, sources, {
+        listener,
         mode: opts.embedded ? 'embedded' : 'auto',
         concurrency: positiveInt('--concurrency', opts.concurrency),
         force: opts.force,
@@ -49,7 +52,7 @@ Examples:
         selection: selectionOf(opts),
         restart: opts.restart,
         allowMassDelete: opts.allowMassDelete,
-      });
+      }));
       if (opts.json) process.stdout.write(JSON.stringify({ event: 'rebuild', ...summary, passes: summary.passes.map((p) => ({ runId: p.runId, sync: p.sync, failed: p.failed })) }) + '\n');
       else if (summary.outcome === 'succeeded') process.stderr.write(`rebuilt: ${summary.alias} → ${summary.collection} (${summary.points} points${summary.resumed ? ', resumed' : ''})${summary.previous ? `; ${summary.previous} kept for rollback` : ''}${summary.dropped.length ? `; dropped ${summary.dropped.join(', ')}` : ''}\n`);
       else process.stderr.write(`rebuild ${summary.outcome}: ${summary.error}\n`);

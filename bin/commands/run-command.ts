@@ -11,6 +11,8 @@ import { ingestDisplay, type IngestOutput, type ProgressListener } from '../../s
 import type { IngestOptions } from '../../services/producer/ingest.ts';
 import type { RunSummary } from '../../services/producer/run.ts';
 import type { SourceSelection } from '../../services/producer/sources.ts';
+import { withProducerMetrics } from '../../services/metrics/producer.ts';
+import { logStartup, processLogger } from './logging.ts';
 
 export interface RunCliOptions {
   json?: boolean;
@@ -73,6 +75,8 @@ export async function runFromCli(
   const concurrency = positiveInt('--concurrency', opts.concurrency);
   const output: IngestOutput = opts.json ? 'json' : opts.progress ? 'auto' : 'silent';
   const display = ingestDisplay(output);
+  // At a terminal the progress bar is the output; elsewhere (containers, CI) a JSON start-up line first.
+  if (!process.stderr.isTTY) logStartup(processLogger(cfg, 'producer'), cfg);
   // In silent mode failures and notices still matter: print them plainly.
   const listener: ProgressListener =
     output === 'silent'
@@ -91,8 +95,8 @@ export async function runFromCli(
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    const summary = await start(cfg, {
-      listener,
+    const summary = await withProducerMetrics(cfg, listener, { embedded: opts.embedded }, (reporting) => start(cfg, {
+      listener: reporting,
       signal: abort.signal,
       force: opts.force,
       mode: opts.embedded ? 'embedded' : 'auto',
@@ -101,7 +105,7 @@ export async function runFromCli(
       resume: opts.resume,
       allowTestModel: opts.allowTestModel,
       selection: selectionOf(opts),
-    });
+    }));
     display.finish(summary);
     if (output === 'silent') process.stderr.write(`${summary.indexed} indexed, ${summary.skipped} unchanged, ${summary.failed} failed (run ${summary.runId})\n`);
     if (summary.interrupted) process.exitCode = 130;

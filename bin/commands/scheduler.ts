@@ -3,6 +3,10 @@ import { config } from '../../shared/config/index.ts';
 import { describeError } from '../../shared/errors.ts';
 import { DEFAULT_SCHEDULER_CONCURRENCY, startScheduler } from '../../services/scheduler/distributed.ts';
 import { positiveInt } from './options.ts';
+import { recordProcessInfo, startOpsEndpoint } from '../../services/metrics/index.ts';
+import { QUEUE_NAMES, SCHEDULES_QUEUE } from '../../shared/queue/queues.ts';
+import { redactRedisUrl } from '../../shared/queue/connection.ts';
+import { captureConsole, lineLogger, logStartup, processLogger } from './logging.ts';
 
 export function register(program: Command): void {
   program
@@ -28,13 +32,35 @@ Example:
   REDIS_URL=redis://localhost:6379 QDRANT_URL=http://localhost:6333 clipstream scheduler`,
     )
     .action(async (opts: { concurrency: string; lockDuration: string; stalledInterval: string }) => {
-      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      const scheduler = await startScheduler(config(), {
-        concurrency: positiveInt('--concurrency', opts.concurrency),
-        lockDurationMs: positiveInt('--lock-duration', opts.lockDuration),
-        stalledIntervalMs: positiveInt('--stalled-interval', opts.stalledInterval),
-        log,
-      });
+      const cfg = config();
+      const logger = processLogger(cfg, 'scheduler');
+      captureConsole(logger);
+      const log = lineLogger(logger);
+      logStartup(logger, cfg);
+      const ops = await startOpsEndpoint(cfg, 'scheduler');
+      let scheduler;
+      try {
+        if (ops) {
+          log(`metrics and health: ${ops.url}/metrics, /healthz, /readyz`);
+          const redis = await ops.watchQueues([SCHEDULES_QUEUE, ...Object.values(QUEUE_NAMES)], log);
+          const shown = redactRedisUrl(cfg.queue.redisUrl ?? '');
+          ops.setReadiness(async () => {
+            const ok = await Promise.race([redis?.ping().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 3000).unref())]);
+            return { redis: { ok: ok === true, detail: ok ? `ok: ${shown}` : `Redis at ${shown} does not answer` } };
+          });
+          recordProcessInfo(ops.registry, {});
+        }
+        scheduler = await startScheduler(cfg, {
+          concurrency: positiveInt('--concurrency', opts.concurrency),
+          lockDurationMs: positiveInt('--lock-duration', opts.lockDuration),
+          stalledIntervalMs: positiveInt('--stalled-interval', opts.stalledInterval),
+          log,
+        });
+      } catch (err) {
+        await ops?.close();
+        throw err;
+      }
+      const running = scheduler;
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) {
@@ -43,7 +69,7 @@ Example:
         }
         stopping = true;
         log(`${signal}: interrupting the scheduled runs, then closing`);
-        scheduler.close().then(
+        running.close().then(() => ops?.close()).then(
           () => process.exit(0),
           (err: unknown) => {
             log(`close failed: ${describeError(err)}`);

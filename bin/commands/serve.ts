@@ -3,6 +3,7 @@ import { config } from '../../shared/config/index.ts';
 import { ClipstreamError } from '../../shared/errors.ts';
 import { startQueryService } from '../../services/query/server.ts';
 import { openEmbeddedScheduling } from '../../services/scheduler/embedded.ts';
+import { captureConsole, logStartup, processLogger } from './logging.ts';
 
 export function register(program: Command): void {
   program
@@ -33,13 +34,16 @@ export function register(program: Command): void {
         }
       }
       const c = { ...base, server: { ...base.server, host: opts.host ?? base.server.host, port } };
-      const notice = (line: string) => process.stderr.write(`${line}\n`);
+      const logger = processLogger(c, 'serve');
+      captureConsole(logger);
+      const notice = (line: string) => logger.info(line);
       // Without Redis the schedules of DATA_DIR/state.db run in this process, on the encoder and store it serves with.
       const scheduling = c.queue.redisUrl ? undefined : await openEmbeddedScheduling(c, { allowTestModel: opts.allowTestModel, onNotice: notice });
       const service = await startQueryService(c, { encoder: scheduling?.encoder, store: scheduling?.store, allowTestModel: opts.allowTestModel, onNotice: notice, log: opts.log }).catch(async (err: unknown) => {
         await scheduling?.close();
         throw err;
       });
+      logStartup(logger, c, { url: service.url });
       process.stdout.write(`search page: ${service.url}/\nAPI docs:    ${service.url}/docs\n`);
       let stopping = false;
       const stop = (signal: string) => {

@@ -3,6 +3,9 @@ import { ClipstreamError } from '../../shared/errors.ts';
 import { startEmbeddedStore } from '../../services/store/index.ts';
 import { StoreCorruptionError } from '../../services/store/engine/errors.ts';
 import { describeRepair, repairStore } from '../../services/store/engine/repair.ts';
+import { config } from '../../shared/config/index.ts';
+import { CLIPSTREAM_VERSION } from '../../services/metrics/registry.ts';
+import { processLogger } from './logging.ts';
 
 export function register(program: Command): void {
   const store = program.command('store').description('the embedded Qdrant-compatible vector store');
@@ -33,6 +36,7 @@ export function register(program: Command): void {
         throw new ClipstreamError('STORE_UNAVAILABLE', `cannot serve ${opts.data} on ${opts.host}:${port}: ${(err as Error).message}`, { cause: err });
       }
       process.stdout.write(`store listening on ${running.url} (data: ${opts.data})\n`);
+      processLogger(config(), 'store').info({ version: CLIPSTREAM_VERSION, url: running.url, data: opts.data, api_key: opts.apiKey ? 'set' : 'unset' }, 'starting');
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;

@@ -6,6 +6,10 @@ import { ClipstreamError, describeError } from '../../shared/errors.ts';
 import { EncoderThread } from '../../shared/encoder/thread.ts';
 import { connectStore } from '../../services/store-connect.ts';
 import { startEmbedWorker } from '../../workers/embed/worker.ts';
+import { recordProcessInfo, startOpsEndpoint } from '../../services/metrics/index.ts';
+import { QUEUE_NAMES } from '../../shared/queue/queues.ts';
+import { backendFacts, describeBackends } from '../../services/doctor/execution-provider.ts';
+import { captureConsole, lineLogger, logStartup, processLogger } from './logging.ts';
 
 interface WorkerCliOptions {
   queues: string;
@@ -50,10 +54,35 @@ Examples:
       for (const m of modalities) {
         if (m !== 'image' && m !== 'text') throw new ClipstreamError('BAD_REQUEST', `--queues: unknown queue ${JSON.stringify(m)} (expected image, text)`);
       }
-      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      const logger = processLogger(cfg, 'worker');
+      captureConsole(logger);
+      const log = lineLogger(logger);
+      // Before the model loads: /healthz answers (a liveness probe) while /readyz says "starting".
+      const ops = await startOpsEndpoint(cfg, 'worker');
+      if (ops) {
+        log(`metrics and health: ${ops.url}/metrics, /healthz, /readyz`);
+        await ops.watchQueues(Object.values(QUEUE_NAMES), log).catch(async (err: unknown) => {
+          await ops.close();
+          throw err;
+        });
+      }
       // On its own thread: inference would otherwise stall job fetching, S3 reads and upserts.
-      const encoder = await EncoderThread.open(cfg, { allowTestModel: opts.allowTestModel, onNotice: log });
-      const store = await connectStore(cfg);
+      let encoder: EncoderThread;
+      let store: Awaited<ReturnType<typeof connectStore>>;
+      try {
+        encoder = await EncoderThread.open(cfg, { allowTestModel: opts.allowTestModel, onNotice: log });
+        store = await connectStore(cfg).catch(async (err: unknown) => {
+          await encoder.close();
+          throw err;
+        });
+      } catch (err) {
+        await ops?.close();
+        throw err;
+      }
+      // The session was created with these providers (a CUDA provider that cannot load fails start-up, never falls back quietly).
+      const provider = cfg.encoder.executionProvider === 'cuda' ? `cuda (device ${cfg.encoder.deviceId}; cpu for operators cuda lacks)` : 'cpu';
+      logStartup(logger, cfg, { model: encoder.model, queues: modalities, execution_providers: provider, onnxruntime_backends: describeBackends(backendFacts()) });
+      log(`encoder: ${encoder.model.modelId}, execution provider ${provider}; onnxruntime-node backends: ${describeBackends(backendFacts())}`);
       if (store.embedded) log(`QDRANT_URL is not set: using the embedded store under ${cfg.store.dataDir} (run one worker process only)`);
       let worker;
       try {
@@ -65,13 +94,19 @@ Examples:
           encoder,
           store,
           log,
+          metrics: ops?.registry,
         });
       } catch (err) {
         await store.close();
         await encoder.close();
+        await ops?.close();
         throw err;
       }
       const started = worker;
+      if (ops) {
+        ops.setReadiness(worker.readiness);
+        recordProcessInfo(ops.registry, { model: encoder.model.modelId, execution_provider: cfg.encoder.executionProvider, queues: modalities.join(',') });
+      }
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) {
@@ -82,7 +117,7 @@ Examples:
         log(`${signal}: no new jobs; finishing those in flight`);
         started
           .close()
-          .then(() => Promise.all([encoder.close(), store.close()]))
+          .then(() => Promise.all([encoder.close(), store.close(), ops?.close()]))
           .then(
             () => {
               const s = started.stats();

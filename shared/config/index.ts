@@ -134,6 +134,9 @@ const envSchema = z.object({
     .transform((s) => (s ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '').map((r) => path.resolve(r))),
   // Logging
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Operations: the metrics and health listener of workers, producers and the scheduler
+  METRICS_PORT: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'expected a port number').transform(Number).pipe(z.number().int().min(0).max(65535)).optional()),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -228,6 +231,8 @@ export interface Config {
     };
   };
   logLevel: Env['LOG_LEVEL'];
+  /** Workers, producers, the scheduler: `/metrics`, `/healthz`, `/readyz` on their own port (off when `port` is unset). */
+  metrics: { port?: number; host: string };
 }
 
 /** Names and defaults of every variable, for `.env.example`, the README and `--help`. */
@@ -322,6 +327,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     logLevel: e.LOG_LEVEL,
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
   } satisfies Config);
 }
 

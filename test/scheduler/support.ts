@@ -165,5 +165,6 @@ export class SlowRecordsFile {
 export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = { ...process.env };
   for (const name of ['REDIS_URL', 'QUEUE_PREFIX', 'QDRANT_URL', 'QDRANT_COLLECTION', 'DATA_DIR', 'API_KEY']) delete base[name];
-  return { ...base, MODEL_DIR: TEST_MODEL_DIR, LOG_LEVEL: 'silent', ...env };
+  // info: the assertions read the processes' own log lines (LOG_LEVEL governs every process log).
+  return { ...base, MODEL_DIR: TEST_MODEL_DIR, LOG_LEVEL: 'info', ...env };
 }

@@ -16,6 +16,7 @@
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { Modality } from '../../shared/catalogue/types.ts';
 import type { Config } from '../../shared/config/index.ts';
 import { ClipstreamError, describeError } from '../../shared/errors.ts';
@@ -30,6 +31,11 @@ import {
   type EmbedJobData,
 } from '../../shared/queue/index.ts';
 import { ensureCollection } from '../../shared/store/schema.ts';
+import { createByteFetcher } from '../../shared/pipeline/fetch.ts';
+import { createS3Client } from '../../shared/sources/s3.ts';
+import { instrumentEncoder, instrumentFetcher, PipelineMetrics, type InstrumentedEncoder } from '../../services/metrics/pipeline.ts';
+import type { Readiness } from '../../services/metrics/listener.ts';
+import { workerReadiness } from '../../services/metrics/readiness.ts';
 
 export interface EmbedWorkerOptions {
   /** Which queues to consume (default both). */
@@ -48,10 +54,15 @@ export interface EmbedWorkerOptions {
   maxStalledCount?: number;
   /** Passed to `openPipeline` (image fetcher, upserter retry policy). */
   pipeline?: Omit<OpenPipelineOptions, 'encoder' | 'store'>;
-  /** One line per noteworthy event (start, retry, failure, shutdown). */
-  log?: (line: string) => void;
+  /**
+   * One line per noteworthy event (start, retry, failure, shutdown). Lines about an item come
+   * with its `run_id`, `job_id`, `item` and `collection`, and a `level` for failures and retries.
+   */
+  log?: (line: string, fields?: { level?: 'debug' | 'info' | 'warn' | 'error'; run_id?: string; job_id?: string; item?: string; collection?: string; code?: string }) => void;
   /** How long `close()` waits for jobs in flight (default WORKER_SHUTDOWN_GRACE_MS). */
   shutdownGraceMs?: number;
+  /** Where to record the pipeline's metrics (services/metrics/pipeline.ts); none when absent. Queue depth is the caller's (registerQueueMetrics). */
+  metrics?: Registry;
 }
 
 /** Whether `work` settled within `ms` (its outcome is not awaited beyond that). */
@@ -79,6 +90,8 @@ export interface EmbedWorker {
   readonly modalities: readonly Modality[];
   readonly pipeline: Pipeline;
   stats(): EmbedWorkerStats;
+  /** Redis, the store and the model answer (for /readyz). */
+  readiness: Readiness;
   /** Stops taking jobs, finishes those in flight (their points stored and acked), then closes the queues' connections. */
   close(): Promise<void>;
 }
@@ -93,10 +106,22 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
   const redis = options.redis ?? (await connectRedis(config.queue.redisUrl!, { connectionName: 'clipstream-worker', onError: (e) => log(`redis: ${describeError(e)}`) }));
   const runs = new IngestRuns(redis, config.queue.prefix);
   if (!options.redis) await warnIfNotPersistent(redis, log);
+  const metrics = options.metrics ? new PipelineMetrics(options.metrics) : undefined;
+  const instrumented: InstrumentedEncoder | undefined = metrics ? instrumentEncoder(options.encoder, metrics) : undefined;
+  const encoder: PipelineEncoder = instrumented ?? options.encoder;
   let pipeline: Pipeline;
   try {
+    const pipelineOptions = { ...options.pipeline };
+    if (metrics) {
+      const fetchBytes =
+        pipelineOptions.fetchBytes ??
+        createByteFetcher({ s3Client: pipelineOptions.s3Client ?? (() => createS3Client(config.s3)), maxBytes: config.encoder.imageMaxBytes });
+      pipelineOptions.fetchBytes = instrumentFetcher(fetchBytes, metrics);
+      const onRequest = pipelineOptions.upserter?.onRequest;
+      pipelineOptions.upserter = { ...pipelineOptions.upserter, onRequest: (e) => (metrics.onUpsertRequest(e), onRequest?.(e)) };
+    }
     // Lazy: jobs name the collection they are for; the alias is resolved only for jobs that do not.
-    pipeline = await openPipeline(config, { ...options.pipeline, encoder: options.encoder, store: options.store, lazy: true });
+    pipeline = await openPipeline(config, { ...pipelineOptions, encoder, store: options.store, lazy: true });
   } catch (err) {
     if (!options.redis) await closeRedis(redis);
     throw err;
@@ -114,6 +139,8 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
 
   const processJob = async (job: Job<EmbedJobData>): Promise<{ status: string; pointId?: string }> => {
     const { runId, item } = job.data;
+    const queue = QUEUE_NAMES[item.kind];
+    const about = { run_id: runId, job_id: job.id, item: item.sourceUri, collection: job.data.collection ?? config.store.collection };
     let outcome;
     try {
       const stages = await pipeline.forCollection(await targetOf(job));
@@ -122,27 +149,39 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
       const attempts = job.opts.attempts ?? 1;
       const final = !isRetryableJobError(err) || job.attemptsMade + 1 >= attempts;
       if (final) {
-        await runs.recordFailed(runId, failureOf(item.sourceUri, err), item.kind, job.id);
+        const failure = failureOf(item.sourceUri, err);
+        await runs.recordFailed(runId, failure, item.kind, job.id);
         stats.failed++;
-        log(`✗ ${item.sourceUri}: ${describeError(err)} (gave up after ${job.attemptsMade + 1} attempt(s))`);
+        metrics?.jobsProcessed.inc({ queue, outcome: 'failed' });
+        metrics?.jobsFailed.inc({ queue, code: failure.code });
+        log(`✗ ${item.sourceUri}: ${describeError(err)} (gave up after ${job.attemptsMade + 1} attempt(s))`, { ...about, level: 'error', code: failure.code });
         throw new UnrecoverableError(describeError(err));
       }
       stats.retried++;
-      log(`retrying ${item.sourceUri} (attempt ${job.attemptsMade + 1}/${attempts}): ${describeError(err)}`);
+      const cause = failureOf(item.sourceUri, err).code;
+      metrics?.jobsProcessed.inc({ queue, outcome: 'retried' });
+      metrics?.retries.inc({ stage: 'job', cause });
+      log(`retrying ${item.sourceUri} (attempt ${job.attemptsMade + 1}/${attempts}): ${describeError(err)}`, { ...about, level: 'warn', code: cause });
       throw err;
     }
     if (outcome.status === 'failed') {
       await runs.recordFailed(runId, outcome.failure, item.kind, job.id);
       stats.failed++;
-      log(`✗ ${outcome.failure.item}: ${outcome.failure.code}: ${outcome.failure.reason}`);
+      metrics?.jobsProcessed.inc({ queue, outcome: 'failed' });
+      metrics?.jobsFailed.inc({ queue, code: outcome.failure.code });
+      log(`✗ ${outcome.failure.item}: ${outcome.failure.code}: ${outcome.failure.reason}`, { ...about, level: 'warn', code: outcome.failure.code });
       throw new UnrecoverableError(`${outcome.failure.code}: ${outcome.failure.reason}`);
     }
     // Counted before the acknowledgement, once per job id: a crash in between re-runs the job,
     // which finds the point stored (skip-unchanged) and is not counted twice.
     await runs.recordDone(runId, item.kind, job.id);
+    log(outcome.status === 'skipped' ? 'unchanged, skipped' : 'indexed', { ...about, level: 'debug' });
     if (outcome.status === 'skipped') stats.skipped++;
     else stats.indexed++;
     stats.completed++;
+    metrics?.jobsProcessed.inc({ queue, outcome: outcome.status });
+    if (outcome.status === 'skipped') metrics?.itemsSkipped.inc({ modality: item.kind });
+    else metrics?.itemsEncoded.inc({ modality: item.kind });
     return { status: outcome.status, pointId: outcome.pointId };
   };
 
@@ -181,12 +220,25 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
   });
   log(`worker ${process.pid}: consuming ${modalities.map((m) => QUEUE_NAMES[m]).join(', ')} (concurrency ${concurrency} per queue), model ${options.encoder.model.modelId}, store ${options.store.url}`);
 
+  const readiness = workerReadiness({
+    redis,
+    redisUrl: config.queue.redisUrl ?? 'the given connection',
+    store: options.store,
+    model: {
+      modelId: options.encoder.model.modelId,
+      lastSuccessAt: () => instrumented?.lastSuccessAt ?? 0,
+      closedError: () => instrumented?.closedError,
+      probe: () => options.encoder.encodeText({ text: 'readiness probe' }),
+    },
+  });
+
   let closing: Promise<void> | undefined;
   const graceMs = options.shutdownGraceMs ?? config.queue.shutdownGraceMs;
   return {
     modalities,
     pipeline,
     stats: () => ({ ...stats }),
+    readiness,
     close() {
       closing ??= (async () => {
         // Worker.close() stops fetching and waits for active jobs, whose points the upserter

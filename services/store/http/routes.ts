@@ -5,6 +5,7 @@
 import type { Store } from '../engine/store.ts';
 import type { WriteOptions } from '../engine/collection.ts';
 import { StoreError } from '../engine/errors.ts';
+import { storeMetrics } from './metrics.ts';
 import { COMPATIBLE_VERSION, metrics, telemetry, versionInfo } from './service.ts';
 
 export { COMPATIBLE_VERSION };
@@ -64,7 +65,8 @@ export const ROUTES: Route[] = [
   probe('/readyz', 'all shards are ready'),
   { ...r('GET', '/', () => versionInfo()), reply: 'bare' },
   r('GET', '/telemetry', ({ store, query }) => telemetry(store, Number(query.get('details_level') ?? 0) || 0)),
-  { ...r('GET', '/metrics', ({ store }) => metrics(store)), reply: 'text' },
+  // Qdrant's own series first (what its dashboards read), then clipstream's: log size, latency per endpoint.
+  { ...r('GET', '/metrics', async ({ store }) => metrics(store) + (await storeMetrics(store).registry.metrics())), reply: 'text' },
   r('GET', '/collections', ({ store }) => store.listCollections()),
   r('GET', '/aliases', ({ store }) => store.listAliases()),
   r('POST', '/collections/aliases', ({ store, body }) => store.updateAliases(body as { actions: Body[] }), 'ChangeAliasesOperation'),

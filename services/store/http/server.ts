@@ -13,6 +13,7 @@ import { parseRequestTarget } from './request-target.ts';
 import { warmUp } from '../engine/validate.ts';
 import { checkNesting, parseVectorJson } from './json-body.ts';
 import { ParsePool } from './parse-pool.ts';
+import { storeMetrics } from './metrics.ts';
 
 export { COMPATIBLE_VERSION };
 /** Qdrant's default service.max_request_size_mb. */
@@ -41,7 +42,9 @@ export function createStoreServer(store: Store, opts: ServerOptions = {}): http.
   const cores = os.availableParallelism();
   const threads = opts.parseThreads ?? (cores > 1 ? Math.min(4, Math.max(2, cores - 1)) : 0);
   const ctx: Context = { store, opts, parsePool: threads > 0 ? new ParsePool(threads) : undefined };
+  const metrics = storeMetrics(store);
   const server = http.createServer((req, res) => {
+    metrics.track(req, res);
     handle(ctx, req, res).catch((err) => {
       if (!res.headersSent) sendError(res, process.hrtime.bigint(), err);
       else res.destroy();
