@@ -6,7 +6,8 @@
 import path from 'node:path';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import type { Config } from '../shared/config/index.ts';
-import { withStoreRetry, type RetryPolicy } from '../shared/store/retry.ts';
+import { withStoreRetry } from '../shared/store/retry.ts';
+import type { BackoffPolicy } from '../shared/retry.ts';
 
 export interface StoreConnection {
   client: QdrantClient;
@@ -18,7 +19,7 @@ export interface StoreConnection {
 
 export interface ConnectOptions {
   /** How long to wait for a remote store that is not up yet. */
-  retry?: RetryPolicy;
+  retry?: BackoffPolicy;
 }
 
 export async function connectStore(config: Config, opts: ConnectOptions = {}): Promise<StoreConnection> {

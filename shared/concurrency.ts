@@ -1,7 +1,7 @@
 /**
  * Small concurrency primitives for I/O fan-out (S3 GETs/HEADs, file hashing) without a
  * dependency: a counting semaphore, an order-preserving bounded map over async iterables,
- * and an abortable sleep with capped exponential backoff.
+ * and an abortable sleep (the retry loop around it is `retry.ts`).
  */
 
 /** A counting semaphore: at most `limit` holders at a time, FIFO wake-up. */
@@ -110,20 +110,4 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-export interface BackoffOptions {
-  /** Delay before the first retry. */
-  baseDelayMs: number;
-  /** No single delay exceeds this. */
-  maxDelayMs: number;
-}
-
-/**
- * "Full jitter" exponential backoff (a random delay in [0, min(max, base·2^n)]): retries from
- * many workers hitting the same throttled prefix spread out instead of arriving in waves.
- */
-export function backoffDelay(retry: number, { baseDelayMs, maxDelayMs }: BackoffOptions, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, retry));
-  return Math.round(ceiling * random());
 }

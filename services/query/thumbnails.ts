@@ -62,7 +62,7 @@ export class ThumbnailService {
     if (source.startsWith('s3://')) {
       // The AWS SDK is loaded only when an S3 image is first shown: a local catalogue never pays for it.
       const { fetchObjectBytes } = await import('../../shared/sources/s3.ts');
-      return fetchObjectBytes(await this.o.s3(), source, { maxBytes: this.o.maxSourceBytes, retry: { attempts: 2 } });
+      return fetchObjectBytes(await this.o.s3(), source, { maxBytes: this.o.maxSourceBytes, retry: { maxAttempts: 2 } });
     }
     if (source.startsWith('file://')) return readConfinedLocalBytes(source, { maxBytes: this.o.maxSourceBytes, roots: this.o.roots });
     throw new ClipstreamError('NOT_FOUND', 'no thumbnail for this kind of source', { item: source });

@@ -7,12 +7,12 @@
  * a sidecar `<dest>.incomplete.json` remembers which remote version the partial bytes belong to,
  * and only a file of the announced size (and sha256, when the hub gives one) is renamed into place.
  */
-import { sleep } from '../concurrency.ts';
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ClipstreamError } from '../errors.ts';
+import { retry, type BackoffPolicy } from '../retry.ts';
 
 export interface HubFileRef {
   endpoint: string;
@@ -34,18 +34,12 @@ export interface RemoteFileInfo {
   commit?: string;
 }
 
-export interface RetryPolicy {
-  /** Tries per request, the first included. */
-  attempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 500, maxDelayMs: 15_000 };
+/** Tries per request, the first included. */
+const DEFAULT_DOWNLOAD_RETRY: BackoffPolicy = { maxAttempts: 6, baseDelayMs: 500, maxDelayMs: 15_000 };
 
 export interface DownloadOptions {
   signal?: AbortSignal;
-  retry?: Partial<RetryPolicy>;
+  retry?: Partial<BackoffPolicy>;
   /** A transfer that delivers no byte for this long is abandoned and resumed. */
   stallTimeoutMs?: number;
   /** Bytes of this file now on disk (absolute, not a delta); may go down when a server forces a restart. */
@@ -169,18 +163,30 @@ async function withRetries<T>(
   opts: DownloadOptions,
   attempt: () => Promise<T>,
 ): Promise<T> {
-  const policy = { ...DEFAULT_RETRY, ...opts.retry };
-  for (let i = 1; ; i++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (opts.signal?.aborted) throw opts.signal.reason ?? err;
-      const failure = err instanceof TransferError ? err : err instanceof ClipstreamError ? undefined : classifyNetworkError(err, describeRef(ref));
-      if (!failure) throw err;
-      if (!failure.transient || i >= policy.attempts) throw toClipstreamError(failure, ref, i);
-      const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (i - 1));
-      await sleep(backoff / 2 + Math.random() * (backoff / 2), opts.signal);
-    }
+  const what = describeRef(ref);
+  let tries = 0;
+  try {
+    return await retry(
+      async (n) => {
+        tries = n;
+        try {
+          return await attempt();
+        } catch (err) {
+          // Classified once, so the predicate and the final report see the same TransferError.
+          if (err instanceof ClipstreamError || opts.signal?.aborted) throw err;
+          throw classifyNetworkError(err, what);
+        }
+      },
+      {
+        policy: { ...DEFAULT_DOWNLOAD_RETRY, ...opts.retry },
+        retryable: (err) => err instanceof TransferError && err.transient,
+        signal: opts.signal,
+        operation: `download of ${what}`,
+      },
+    );
+  } catch (err) {
+    if (err instanceof TransferError) throw toClipstreamError(err, ref, tries);
+    throw err;
   }
 }
 

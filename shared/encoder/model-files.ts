@@ -23,7 +23,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config, ModelVariant } from '../config/index.ts';
 import { ClipstreamError, isClipstreamError } from '../errors.ts';
-import { downloadHubFile, headHubFile, type HubFileRef, type RemoteFileInfo, type RetryPolicy } from './download.ts';
+import { downloadHubFile, headHubFile, type HubFileRef, type RemoteFileInfo } from './download.ts';
+import type { BackoffPolicy } from '../retry.ts';
 import type { ImageProcessorSettings, ResolvedModel } from './types.ts';
 
 export type ModelSettings = Config['model'];
@@ -93,7 +94,7 @@ export interface ResolveOptions {
   signal?: AbortSignal;
   /** Download again even when the cache is complete. */
   force?: boolean;
-  retry?: Partial<RetryPolicy>;
+  retry?: Partial<BackoffPolicy>;
   stallTimeoutMs?: number;
 }
 

@@ -7,6 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { ClipstreamError, describeError } from '../errors.ts';
+import { backoffDelay } from '../retry.ts';
 
 export interface RedisConnectOptions {
   /** Give up at start-up when Redis has not answered within this time. */
@@ -30,10 +31,16 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
-/** Capped exponential reconnect delay: 50 ms, 100 ms, 200 ms, … up to `capMs`. */
-export function reconnectDelay(times: number, capMs: number): number {
-  return Math.min(capMs, 50 * 2 ** Math.min(Math.max(0, times - 1), 16));
+/**
+ * ioredis runs the reconnect loop itself; it asks for each pause, which comes from the one
+ * backoff policy (full jitter, so workers dropped by the same Redis restart do not reconnect in
+ * step). Reconnects never stop, hence no attempt limit here.
+ */
+function reconnectDelay(times: number, maxDelayMs: number): number {
+  return backoffDelay(times, { baseDelayMs: RECONNECT_BASE_DELAY_MS, maxDelayMs });
 }
+
+const RECONNECT_BASE_DELAY_MS = 50;
 
 /**
  * Connects to `url` and resolves once Redis is ready. QUEUE_UNAVAILABLE (naming the URL, the

@@ -6,7 +6,8 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, ty
 import type { Config } from '../config/index.ts';
 import type { ImageObject } from '../catalogue/types.ts';
 import { ClipstreamError, describeError } from '../errors.ts';
-import { backoffDelay, mapConcurrent, sleep, type BackoffOptions } from '../concurrency.ts';
+import { mapConcurrent } from '../concurrency.ts';
+import { retry, type BackoffPolicy, type RetryLog } from '../retry.ts';
 import {
   contentTypeMatches,
   extensionOf,
@@ -57,12 +58,7 @@ export function s3Uri(bucket: string, key: string): string {
 
 // ─── retries ────────────────────────────────────────────────────────────────────────────────
 
-export interface RetryPolicy extends BackoffOptions {
-  /** Total attempts, the first included. */
-  attempts: number;
-}
-
-export const DEFAULT_S3_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 200, maxDelayMs: 5_000 };
+export const DEFAULT_S3_RETRY: BackoffPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 5_000 };
 
 interface S3ErrorShape {
   name?: string;
@@ -136,28 +132,27 @@ function reasonOf(err: unknown): string {
 export async function withS3Retry<T>(
   item: string,
   attempt: (signal?: AbortSignal) => Promise<T>,
-  options: { signal?: AbortSignal; retry?: Partial<RetryPolicy>; onRetry?: (err: unknown, attempt: number, delayMs: number) => void } = {},
+  options: {
+    signal?: AbortSignal | undefined;
+    retry?: Partial<BackoffPolicy> | undefined;
+    onRetry?: ((err: unknown, attempt: number, delayMs: number) => void) | undefined;
+    log?: RetryLog | undefined;
+  } = {},
 ): Promise<T> {
-  const policy = { ...DEFAULT_S3_RETRY, ...options.retry };
-  for (let n = 1; ; n++) {
-    try {
-      return await attempt(options.signal);
-    } catch (err) {
-      if (options.signal?.aborted) throw options.signal.reason;
-      if (err instanceof ClipstreamError) throw err;
-      if (isS3NotFound(err)) {
-        throw new ClipstreamError('SOURCE_NOT_FOUND', `not found (${reasonOf(err)})`, { item, cause: err });
-      }
-      if (!isS3Retryable(err)) {
-        throw new ClipstreamError('SOURCE_UNREACHABLE', reasonOf(err), { item, cause: err });
-      }
-      if (n >= policy.attempts) {
-        throw new ClipstreamError('SOURCE_UNREACHABLE', `gave up after ${n} attempts: ${reasonOf(err)}`, { item, cause: err });
-      }
-      const delay = backoffDelay(n - 1, policy);
-      options.onRetry?.(err, n, delay);
-      await sleep(delay, options.signal);
-    }
+  try {
+    return await retry((_n, signal) => attempt(signal), {
+      policy: { ...DEFAULT_S3_RETRY, ...options.retry },
+      retryable: (err) => !(err instanceof ClipstreamError) && !isS3NotFound(err) && isS3Retryable(err),
+      signal: options.signal,
+      operation: item,
+      log: options.log,
+      onRetry: options.onRetry && ((e) => options.onRetry?.(e.error, e.attempt, e.delayMs)),
+      exhausted: (err, n) => new ClipstreamError('SOURCE_UNREACHABLE', `gave up after ${n} attempts: ${reasonOf(err)}`, { item, cause: err }),
+    });
+  } catch (err) {
+    if (options.signal?.aborted || err instanceof ClipstreamError) throw err;
+    if (isS3NotFound(err)) throw new ClipstreamError('SOURCE_NOT_FOUND', `not found (${reasonOf(err)})`, { item, cause: err });
+    throw new ClipstreamError('SOURCE_UNREACHABLE', reasonOf(err), { item, cause: err });
   }
 }
 
@@ -182,7 +177,7 @@ export interface ListObjectsOptions extends KeySelection {
   /** Keys per ListObjectsV2 page (S3 caps it at 1000). */
   pageSize?: number;
   signal?: AbortSignal;
-  retry?: Partial<RetryPolicy>;
+  retry?: Partial<BackoffPolicy>;
 }
 
 /**
@@ -263,7 +258,7 @@ export interface ClassifyOptions {
   contentTypes?: readonly string[];
   productId?: ProductIdRule;
   signal?: AbortSignal;
-  retry?: Partial<RetryPolicy>;
+  retry?: Partial<BackoffPolicy>;
 }
 
 /**
@@ -306,7 +301,7 @@ export interface FetchOptions {
   signal?: AbortSignal;
   /** Refuse objects larger than this (checked against Content-Length and while streaming). */
   maxBytes?: number;
-  retry?: Partial<RetryPolicy>;
+  retry?: Partial<BackoffPolicy>;
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
 
@@ -361,7 +356,7 @@ function destroyBody(body: unknown): void {
 export async function openObjectStream(
   client: S3Client,
   uri: string,
-  options: { signal?: AbortSignal; retry?: Partial<RetryPolicy> } = {},
+  options: { signal?: AbortSignal; retry?: Partial<BackoffPolicy> } = {},
 ): Promise<AsyncIterable<Uint8Array>> {
   const { bucket, key } = parseS3Uri(uri);
   const res = await withS3Retry(uri, (abortSignal) => client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }), options);

@@ -5,7 +5,8 @@
  * crash never leaves the alias on a half-built collection, and the next rebuild finds it.
  */
 import type { QdrantClient } from '@qdrant/js-client-rest';
-import { withStoreRetry, type RetryPolicy } from './retry.ts';
+import { withStoreRetry } from './retry.ts';
+import type { BackoffPolicy } from '../retry.ts';
 import { collectionVersionName } from './schema.ts';
 
 export interface CollectionVersion {
@@ -22,7 +23,7 @@ export interface CollectionVersion {
 
 interface CallOptions {
   storeUrl?: string;
-  retry?: RetryPolicy;
+  retry?: BackoffPolicy;
 }
 
 function call<T>(opts: CallOptions, operation: string, fn: () => Promise<T>): Promise<T> {

@@ -5,15 +5,9 @@
  */
 import { QdrantClientResourceExhaustedError, QdrantClientTimeoutError } from '@qdrant/js-client-rest';
 import { ClipstreamError } from '../errors.ts';
+import { retry, type BackoffPolicy, type RetryLog } from '../retry.ts';
 
-export interface RetryPolicy {
-  /** Total tries, the first included. */
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 5_000 };
+export const DEFAULT_STORE_RETRY: BackoffPolicy = { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 5_000 };
 
 const TRANSIENT_NET_CODES = new Set([
   'ECONNREFUSED',
@@ -67,49 +61,41 @@ export function storeMessage(err: unknown): string {
   return status ? `${status}: ${message}` : message;
 }
 
-/** Exponential backoff with "equal jitter": half the step is fixed, half random, so retrying clients spread out. */
-export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return step / 2 + random() * (step / 2);
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 export interface RetryContext {
   /** The store's base URL, named in the final error. */
   storeUrl: string;
   /** What was being done, e.g. `upsert of 128 points into catalogue`. */
   operation: string;
-  policy?: RetryPolicy;
-  onRetry?: (attempt: number, err: unknown, delayMs: number) => void;
+  policy?: BackoffPolicy | undefined;
+  onRetry?: ((attempt: number, err: unknown, delayMs: number) => void) | undefined;
+  log?: RetryLog | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** The wait a 429 asked for (Qdrant's Retry-After, in seconds), in ms. */
+function retryAfterMs(err: unknown): number | undefined {
+  return err instanceof QdrantClientResourceExhaustedError && err.retry_after > 0 ? err.retry_after * 1000 : undefined;
 }
 
 /**
- * Runs `fn`, retrying transient failures with backoff. Permanent failures are rethrown as they
- * are (the caller knows what the request was about); exhausted retries become STORE_UNAVAILABLE.
+ * Runs `fn`, retrying transient failures with backoff (a 429's Retry-After is honoured up to the
+ * policy's longest delay). Permanent failures are rethrown as they are (the caller knows what
+ * the request was about); exhausted retries become STORE_UNAVAILABLE.
  */
-export async function withStoreRetry<T>(fn: (attempt: number) => Promise<T>, ctx: RetryContext): Promise<T> {
-  const policy = ctx.policy ?? DEFAULT_RETRY;
-  const started = Date.now();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn(attempt);
-    } catch (err) {
-      if (!isTransientStoreError(err)) throw err;
-      if (attempt >= policy.maxAttempts) {
-        const seconds = ((Date.now() - started) / 1000).toFixed(1);
-        throw new ClipstreamError(
-          'STORE_UNAVAILABLE',
-          `store at ${ctx.storeUrl} unavailable: ${ctx.operation} failed ${attempt} times over ${seconds}s; last error: ${storeMessage(err)}`,
-          { cause: err },
-        );
-      }
-      let delay = backoffDelay(attempt, policy);
-      if (err instanceof QdrantClientResourceExhaustedError && err.retry_after > 0) {
-        delay = Math.max(delay, Math.min(err.retry_after * 1000, policy.maxDelayMs));
-      }
-      ctx.onRetry?.(attempt, err, delay);
-      await sleep(delay);
-    }
-  }
+export function withStoreRetry<T>(fn: (attempt: number) => Promise<T>, ctx: RetryContext): Promise<T> {
+  return retry((attempt) => fn(attempt), {
+    policy: ctx.policy ?? DEFAULT_STORE_RETRY,
+    retryable: isTransientStoreError,
+    retryAfterMs,
+    signal: ctx.signal,
+    operation: `${ctx.operation} at ${ctx.storeUrl}`,
+    log: ctx.log,
+    onRetry: ctx.onRetry && ((e) => ctx.onRetry?.(e.attempt, e.error, e.delayMs)),
+    exhausted: (err, attempts, elapsedMs) =>
+      new ClipstreamError(
+        'STORE_UNAVAILABLE',
+        `store at ${ctx.storeUrl} unavailable: ${ctx.operation} failed ${attempts} times over ${(elapsedMs / 1000).toFixed(1)}s; last error: ${storeMessage(err)}`,
+        { cause: err },
+      ),
+  });
 }

@@ -13,7 +13,8 @@ import type { QdrantClient, Schemas } from '@qdrant/js-client-rest';
 import type { PayloadIndexType } from '../config/index.ts';
 import { vectorName } from '../encoder/types.ts';
 import { ClipstreamError } from '../errors.ts';
-import { httpStatus, storeMessage, withStoreRetry, type RetryPolicy } from './retry.ts';
+import { httpStatus, storeMessage, withStoreRetry } from './retry.ts';
+import type { BackoffPolicy } from '../retry.ts';
 
 /** What to do when the stored collection was built with other settings (said by sync, status, serve). */
 export const REBUILD_HINT = 'run `clipstream rebuild` to build the next collection version with the configured settings and switch the alias to it';
@@ -65,7 +66,7 @@ export interface EnsuredCollection {
 export interface StoreCallOptions {
   /** For error messages only. */
   storeUrl?: string;
-  retry?: RetryPolicy;
+  retry?: BackoffPolicy;
 }
 
 export function collectionVersionName(alias: string, version: number): string {

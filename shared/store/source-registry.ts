@@ -6,7 +6,8 @@
  */
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { SourceSelection } from '../sources/selection.ts';
-import { withStoreRetry, type RetryPolicy } from './retry.ts';
+import { withStoreRetry } from './retry.ts';
+import type { BackoffPolicy } from '../retry.ts';
 
 const KEY_PREFIX = 'source:';
 
@@ -22,7 +23,7 @@ export interface RegisteredSource {
 
 interface CallOptions {
   storeUrl?: string;
-  retry?: RetryPolicy;
+  retry?: BackoffPolicy;
 }
 
 /** Records `sources` in `collection`'s metadata (merged with what is there). */

@@ -7,7 +7,8 @@
 import type { QdrantClient, Schemas } from '@qdrant/js-client-rest';
 import { ClipstreamError, isClipstreamError } from '../errors.ts';
 import type { CataloguePoint } from './points.ts';
-import { DEFAULT_RETRY, httpStatus, storeMessage, withStoreRetry, type RetryPolicy } from './retry.ts';
+import { DEFAULT_STORE_RETRY, httpStatus, storeMessage, withStoreRetry } from './retry.ts';
+import type { BackoffPolicy } from '../retry.ts';
 
 export interface UpserterOptions {
   collection: string;
@@ -19,7 +20,7 @@ export interface UpserterOptions {
   concurrency?: number;
   /** How long a partial batch waits for more points before it is sent anyway. */
   lingerMs?: number;
-  retry?: RetryPolicy;
+  retry?: BackoffPolicy;
   /** Called once per HTTP request attempt's outcome; for metrics and tests. */
   onRequest?: (event: UpsertRequestEvent) => void;
 }
@@ -122,7 +123,7 @@ export class BatchUpserter {
     withStoreRetry(() => this.client.setPayload(this.opts.collection, { points: ids, payload: { source_root: root }, wait: true }), {
       storeUrl: this.opts.storeUrl,
       operation: `set source_root of ${ids.length} point(s) in ${this.opts.collection}`,
-      policy: this.opts.retry ?? DEFAULT_RETRY,
+      policy: this.opts.retry ?? DEFAULT_STORE_RETRY,
     }).then(
       () => group.forEach((a) => a.resolve()),
       (err: unknown) => group.forEach((a) => a.reject(err)),
@@ -221,7 +222,7 @@ export class BatchUpserter {
       {
         storeUrl: this.opts.storeUrl,
         operation: `upsert of ${points.length} point(s) into ${this.opts.collection}`,
-        policy: this.opts.retry ?? DEFAULT_RETRY,
+        policy: this.opts.retry ?? DEFAULT_STORE_RETRY,
         onRetry: () => void this.stats.retries++,
       },
     );

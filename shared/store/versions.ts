@@ -5,7 +5,8 @@
  * with exactly the points that source made.
  */
 import type { QdrantClient } from '@qdrant/js-client-rest';
-import { withStoreRetry, type RetryPolicy } from './retry.ts';
+import { withStoreRetry } from './retry.ts';
+import type { BackoffPolicy } from '../retry.ts';
 
 export interface StoredVersion {
   /** The `content_hash` payload key: an S3 ETag or a SHA-256. */
@@ -18,7 +19,7 @@ export interface StoredVersion {
 
 export interface StoredVersionsOptions {
   storeUrl?: string;
-  retry?: RetryPolicy;
+  retry?: BackoffPolicy;
   /** Ids per retrieve request. */
   chunkSize?: number;
 }

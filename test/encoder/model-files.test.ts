@@ -21,7 +21,7 @@ import {
 import { startFakeHub, type FakeHub, type FakeHubFile } from '../support/fake-hub.ts';
 
 const REPO = 'test-org/tiny-clip';
-const FAST_RETRY = { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 };
+const FAST_RETRY = { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 };
 
 const tmpRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'clipstream-model-files-'));
 after(() => fs.rm(tmpRoot, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { QdrantClientTimeoutError } from '@qdrant/js-client-rest';
+import { QdrantClientResourceExhaustedError, QdrantClientTimeoutError } from '@qdrant/js-client-rest';
 import { isClipstreamError } from '../../shared/errors.ts';
-import { backoffDelay, isTransientStoreError, storeMessage, withStoreRetry } from '../../shared/store/retry.ts';
+import { isTransientStoreError, storeMessage, withStoreRetry } from '../../shared/store/retry.ts';
 
 const apiError = (status: number, error?: string) => Object.assign(new Error('x'), { status, data: error ? { status: { error } } : undefined });
 const fetchFailed = (code: string) => Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error(code), { code }) });
@@ -21,12 +21,22 @@ test("the store's own message is preferred", () => {
   assert.match(storeMessage(fetchFailed('ECONNREFUSED')), /^ECONNREFUSED/);
 });
 
-test('backoff grows exponentially, is capped and jittered', () => {
-  const policy = { maxAttempts: 10, baseDelayMs: 100, maxDelayMs: 1000 };
-  assert.equal(backoffDelay(1, policy, () => 0), 50);
-  assert.equal(backoffDelay(1, policy, () => 1), 100);
-  assert.equal(backoffDelay(3, policy, () => 1), 400);
-  assert.equal(backoffDelay(8, policy, () => 1), 1000);
+test("a 429's Retry-After sets the least wait before the next upsert attempt, capped at the policy's longest delay", async () => {
+  const delays: number[] = [];
+  let calls = 0;
+  const value = await withStoreRetry(
+    async () => {
+      calls++;
+      if (calls === 1) throw new QdrantClientResourceExhaustedError('rate limited', '0.04');
+      if (calls === 2) throw new QdrantClientResourceExhaustedError('rate limited', '60');
+      return 'ok';
+    },
+    { storeUrl: 'http://s:1', operation: 'upsert', policy: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 80 }, onRetry: (_attempt, _err, delayMs) => delays.push(delayMs) },
+  );
+  assert.equal(value, 'ok');
+  assert.equal(delays.length, 2);
+  assert.ok((delays[0] ?? 0) >= 40, `first wait ${delays[0]} ms honours Retry-After: 0.04 s`);
+  assert.equal(delays[1], 80, 'a minute-long Retry-After is capped at maxDelayMs');
 });
 
 test('withStoreRetry retries transient failures, gives up with STORE_UNAVAILABLE naming the URL and attempts, and passes permanent errors through', async () => {

@@ -99,7 +99,7 @@ test('fetchObjectBytes gives up with SOURCE_UNREACHABLE after its attempts, nami
   const before = s3.faults!.objectGets;
   s3.faults!.slowDownNextGets(100);
   try {
-    await assert.rejects(fetchObjectBytes(s3.client, uri, { retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 } }), (e) => {
+    await assert.rejects(fetchObjectBytes(s3.client, uri, { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 } }), (e) => {
       assert.ok(isClipstreamError(e, 'SOURCE_UNREACHABLE'));
       assert.equal(e.item, uri);
       assert.match(e.message, /after 3 attempts.*503.*SlowDown/);
