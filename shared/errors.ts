@@ -39,6 +39,60 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'UNAUTHORIZED';
 
+/** What a code means to the HTTP layer and to a job worker. */
+export interface ErrorTraits {
+  /** The status the query service answers with. */
+  status: number;
+  /**
+   * Whether another attempt can cure it (a throttled bucket, a restarting store, a saturated
+   * encoder). The rest fail the same way every time, so a worker gives up on them at once.
+   */
+  retryable: boolean;
+}
+
+/**
+ * One row per code: adding a code without deciding its status and whether it is worth retrying
+ * fails the type check. A schema mismatch or a vanished collection is never retryable: the
+ * collection will not change shape or come back by waiting.
+ */
+export const ERROR_TRAITS = {
+  CONFIG_INVALID: { status: 500, retryable: false },
+  MODEL_NOT_FOUND: { status: 503, retryable: false },
+  MODEL_DOWNLOAD_FAILED: { status: 503, retryable: false },
+  MODEL_INVALID: { status: 500, retryable: false },
+  IMAGE_EMPTY: { status: 400, retryable: false },
+  IMAGE_DECODE_FAILED: { status: 400, retryable: false },
+  IMAGE_TOO_LARGE: { status: 413, retryable: false },
+  IMAGE_FORMAT_REFUSED: { status: 415, retryable: false },
+  TEXT_EMPTY: { status: 400, retryable: false },
+  TEXT_TOO_LONG: { status: 413, retryable: false },
+  TEXT_INVALID_UTF8: { status: 400, retryable: false },
+  ENCODER_FAILED: { status: 500, retryable: false },
+  ENCODER_OVERLOADED: { status: 503, retryable: true },
+  ENCODER_CLOSED: { status: 503, retryable: false },
+  SOURCE_NOT_FOUND: { status: 404, retryable: false },
+  SOURCE_UNREACHABLE: { status: 502, retryable: true },
+  RECORD_INVALID: { status: 400, retryable: false },
+  STORE_UNAVAILABLE: { status: 503, retryable: true },
+  STORE_SCHEMA_MISMATCH: { status: 503, retryable: false },
+  STORE_REQUEST_FAILED: { status: 502, retryable: true },
+  COLLECTION_NOT_FOUND: { status: 503, retryable: false },
+  REBUILD_REQUIRED: { status: 503, retryable: false },
+  DELETE_GUARD: { status: 409, retryable: false },
+  RUN_LOCKED: { status: 409, retryable: false },
+  QUEUE_STATE_LOST: { status: 500, retryable: false },
+  VECTOR_INVALID: { status: 400, retryable: false },
+  QUEUE_UNAVAILABLE: { status: 503, retryable: true },
+  BAD_REQUEST: { status: 400, retryable: false },
+  NOT_FOUND: { status: 404, retryable: false },
+  UNAUTHORIZED: { status: 401, retryable: false },
+} as const satisfies Record<ErrorCode, ErrorTraits>;
+
+/** Whether another attempt can cure `code` (see ERROR_TRAITS). */
+export function isRetryableCode(code: ErrorCode): boolean {
+  return ERROR_TRAITS[code].retryable;
+}
+
 export class ClipstreamError extends Error {
   readonly code: ErrorCode;
   /** The item the error is about (e.g. `s3://bucket/key`, `records.jsonl:17`), when there is one. */

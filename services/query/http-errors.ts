@@ -6,32 +6,8 @@
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { ClipstreamError, type ErrorCode } from '../../shared/errors.ts';
+import { ClipstreamError, ERROR_TRAITS } from '../../shared/errors.ts';
 import type { QueryMetrics } from './metrics.ts';
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  BAD_REQUEST: 400,
-  RECORD_INVALID: 400,
-  TEXT_EMPTY: 400,
-  TEXT_INVALID_UTF8: 400,
-  IMAGE_EMPTY: 400,
-  IMAGE_DECODE_FAILED: 400,
-  IMAGE_FORMAT_REFUSED: 415,
-  VECTOR_INVALID: 400,
-  TEXT_TOO_LONG: 413,
-  IMAGE_TOO_LARGE: 413,
-  UNAUTHORIZED: 401,
-  NOT_FOUND: 404,
-  SOURCE_NOT_FOUND: 404,
-  SOURCE_UNREACHABLE: 502,
-  STORE_UNAVAILABLE: 503,
-  STORE_SCHEMA_MISMATCH: 503,
-  ENCODER_OVERLOADED: 503,
-  ENCODER_CLOSED: 503,
-  MODEL_NOT_FOUND: 503,
-  STORE_REQUEST_FAILED: 502,
-  ENCODER_FAILED: 500,
-};
 
 export interface ErrorAnswer {
   status: number;
@@ -82,7 +58,7 @@ function fromFastify(err: FastifyLikeError): ErrorAnswer | undefined {
 
 export function errorAnswer(err: unknown): ErrorAnswer {
   if (err instanceof ClipstreamError) {
-    return { status: STATUS[err.code] ?? 500, code: err.code, message: err.message };
+    return { status: ERROR_TRAITS[err.code].status, code: err.code, message: err.message };
   }
   if (err instanceof HttpAnswerError) return { status: err.status, code: err.code, message: err.message };
   if (err && typeof err === 'object' && 'message' in err) {

@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto';
 import { Queue, type DefaultJobOptions, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CatalogueItem, ImageObject, Modality, TextRecord } from '../catalogue/types.ts';
-import { ClipstreamError, isClipstreamError, type ErrorCode } from '../errors.ts';
+import { ClipstreamError, isClipstreamError, isRetryableCode } from '../errors.ts';
 import { sleep } from '../concurrency.ts';
 import { pointId } from '../store/ids.ts';
 
@@ -79,21 +79,12 @@ export const DEFAULT_JOB_OPTIONS: Readonly<Record<Modality, DefaultJobOptions>> 
 };
 
 /**
- * Failures another attempt can cure (a throttled bucket, a restarting store, a saturated
- * encoder). Anything else — a missing object, an undecodable image, an empty text — fails the
- * same way every time: a worker should throw BullMQ's `UnrecoverableError` for those so the
- * job goes straight to failed instead of burning its retries.
+ * Whether a job that failed with `err` deserves another attempt: the error table's retryable
+ * flag for our codes; a worker throws BullMQ's `UnrecoverableError` for the rest so the job goes
+ * straight to failed instead of burning its retries.
  */
-const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'SOURCE_UNREACHABLE',
-  'STORE_UNAVAILABLE',
-  'STORE_REQUEST_FAILED',
-  'ENCODER_OVERLOADED',
-  'QUEUE_UNAVAILABLE',
-]);
-
 export function isRetryableJobError(err: unknown): boolean {
-  if (isClipstreamError(err)) return TRANSIENT_CODES.has(err.code);
+  if (isClipstreamError(err)) return isRetryableCode(err.code);
   return true; // unexpected errors (a bug, a dropped socket) get the benefit of the doubt
 }
 
