@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts through Node's test runner (Node 20's --test has no glob support).
 // Arguments narrow the run to files whose path contains one of them: `npm test -- store encoder`.
+// The whole run (no arguments) first checks what the build enforces — types, lint, the
+// dependency rules and dead code (`npm run check`) — and fails without running a test if any does.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +19,13 @@ const files = walk('test').sort().filter((f) => filters.length === 0 || filters.
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
+}
+if (filters.length === 0) {
+  const check = spawnSync('npm', ['run', '-s', 'check'], { stdio: 'inherit' });
+  if (check.status !== 0) {
+    console.error('npm test: `npm run check` failed (tsc, lint, deps or knip); no tests run');
+    process.exit(check.status ?? 1);
+  }
 }
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=600000', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { config, MODEL_VARIANTS, type ModelVariant } from '../../shared/config/index.ts';
 import {
   inspectModel,

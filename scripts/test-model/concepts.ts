@@ -406,10 +406,6 @@ export const CATEGORIES: readonly CategoryConcept[] = [
   },
 ];
 
-export type ConceptKind = 'colour' | 'category';
-
-/** All concepts in the order of the model's concept axes: colours first, then categories. */
-export const CONCEPT_IDS: readonly string[] = [...COLOURS.map((c) => c.id), ...CATEGORIES.map((c) => c.id)];
 
 export function colourById(id: string): ColourConcept {
   const c = COLOURS.find((x) => x.id === id);

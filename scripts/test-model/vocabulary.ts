@@ -20,7 +20,7 @@ export const UNK_ID = 3;
 export interface VocabularyPiece {
   piece: string;
   score: number;
-  /** Index into CONCEPT_IDS when the piece names a concept (every inflection of it does). */
+  /** Index of the concept axis (colours first, then categories) when the piece names a concept (every inflection of it does). */
   concept?: number;
 }
 

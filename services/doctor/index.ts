@@ -16,7 +16,7 @@ import { checkQdrant } from './qdrant.ts';
 import { checkRedis } from './redis.ts';
 import { checkSources, type SourceToCheck } from './sources.ts';
 
-export type { Finding, Verdict } from './check.ts';
+export type { Finding } from './check.ts';
 
 export interface DoctorOptions {
   /** Sources to check besides those registered in the collection. */

@@ -13,10 +13,8 @@ import { startOpsListener, type Readiness } from './listener.ts';
 import { registerQueueMetrics } from './queues.ts';
 import { processRegistry, type ProcessRole } from './registry.ts';
 
-export { processRegistry, recordProcessInfo, CLIPSTREAM_VERSION, type ProcessRole } from './registry.ts';
-export { startOpsListener, type Readiness, type ReadinessCheck } from './listener.ts';
-export { PipelineMetrics } from './pipeline.ts';
-export { registerQueueMetrics } from './queues.ts';
+export { recordProcessInfo, type ProcessRole } from './registry.ts';
+export type { Readiness } from './listener.ts';
 
 export interface OpsEndpoint {
   registry: Registry;

@@ -198,7 +198,7 @@ async function execute(
   const sync: SyncCounts | undefined = plan.deleteMissing ? emptySync() : undefined;
   let outcome: RunOutcome = 'succeeded';
   let error: string | undefined;
-  let interrupted = false;
+  let interrupted: boolean;
   try {
     let passes: SourcePass[] = [];
     for (let attempt = 0; ; attempt++) {

@@ -46,7 +46,6 @@ const fieldCondition = Type.Union([
   setCondition,
 ]);
 export type RangeCondition = Static<typeof rangeCondition>;
-export type SetCondition = Static<typeof setCondition>;
 export type FieldCondition = Static<typeof fieldCondition>;
 
 const conditions = {

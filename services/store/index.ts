@@ -8,8 +8,6 @@ import { Store } from './engine/store.ts';
 import { createStoreServer } from './http/server.ts';
 
 export { Store } from './engine/store.ts';
-export { StoreError } from './engine/errors.ts';
-export { COMPATIBLE_VERSION } from './http/server.ts';
 
 export interface EmbeddedStoreOptions {
   dataDir: string;

@@ -8,9 +8,8 @@ import { ClipEncoder } from './encoder.ts';
 import { bundledTestModelDir, resolveModel } from './model-files.ts';
 
 export { ClipEncoder } from './encoder.ts';
-export type { TextInput, ImageInput, EncoderStats } from './encoder.ts';
-export type { MatryoshkaVectors, ResolvedModel } from './types.ts';
-export { vectorName } from './types.ts';
+export type { EncoderStats } from './encoder.ts';
+export type { MatryoshkaVectors } from './types.ts';
 
 export interface OpenEncoderOptions {
   /** When the real model cannot be had, run on the generated test model (labelled) instead of failing. */

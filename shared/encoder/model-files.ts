@@ -348,7 +348,7 @@ async function acquireLock(dir: string, signal?: AbortSignal): Promise<() => Pro
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    let stale = false;
+    let stale: boolean;
     try {
       const [text, st] = await Promise.all([fs.readFile(lockPath, 'utf8'), fs.stat(lockPath)]);
       const holder = JSON.parse(text) as { pid?: number; host?: string };

@@ -19,9 +19,9 @@ import { createByteFetcher } from './fetch.ts';
 import { ItemProcessor, type ByteFetcher, type ItemEncoder } from './processor.ts';
 
 export { ItemProcessor } from './processor.ts';
-export type { ByteFetcher, FetchedBytes, ItemEncoder, PointSink, ProcessorStats, ProcessOptions } from './processor.ts';
-export { failureOf, isItemError, isItemFailure, type ItemOutcome } from './outcome.ts';
-export { VersionLookup, isUnchanged, type StoredVersion, type StoredVersionsFn } from './versions.ts';
+export type { ByteFetcher, ItemEncoder } from './processor.ts';
+export { failureOf, isItemFailure, type ItemOutcome } from './outcome.ts';
+export { isUnchanged, type StoredVersion } from './versions.ts';
 
 /** The encoder as the pipeline sees it (ClipEncoder satisfies this). */
 export interface PipelineEncoder extends ItemEncoder {

@@ -29,7 +29,6 @@ import { sleep } from '../concurrency.ts';
 import { pointId } from '../store/ids.ts';
 
 export const QUEUE_NAMES = { image: 'embed-image', text: 'embed-text' } as const satisfies Record<Modality, string>;
-export type QueueName = (typeof QUEUE_NAMES)[Modality];
 
 /**
  * The job schedulers of `clipstream schedule add` (one per schedule, the schedule as job data,

@@ -15,8 +15,7 @@ import type { Redis } from 'ioredis';
 import type { ItemFailure, Modality } from '../catalogue/types.ts';
 import { MODALITIES, type ModalityCounts, type RunEnd, type RunFailure, type RunKind, type RunLog, type RunRecord, type RunStart, type SyncCounts } from '../state/types.ts';
 
-export { MODALITIES } from '../state/types.ts';
-export type { ModalityCounts, RunFailure, RunRecord, RunState } from '../state/types.ts';
+export type { RunRecord } from '../state/types.ts';
 
 export interface IngestRunsOptions {
   /** Failures kept per run (counters stay exact beyond it). */

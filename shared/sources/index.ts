@@ -41,9 +41,8 @@ import {
 } from './s3.ts';
 
 export * from './keys.ts';
-export { readRecords, readRecordsFile, type RecordOutcome, type RecordReaderOptions } from './records.ts';
-export { fetchObjectBytes, createS3Client, listImageObjects, listObjects, parseS3Uri, s3Uri } from './s3.ts';
-export { listLocalImages, readLocalBytes, walkLocalFolder, fileUri } from './local.ts';
+export type { RecordReaderOptions } from './records.ts';
+export { createS3Client } from './s3.ts';
 
 export type SourceSpec =
   | { kind: 's3-prefix'; spec: string; bucket: string; prefix: string }

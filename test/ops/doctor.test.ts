@@ -193,7 +193,7 @@ test('the CLI: one line per check, --json, exit 0 only when nothing failed', asy
   const base = { ...process.env, MODEL_DIR, DATA_DIR: path.join(tmp, 'data'), REDIS_URL: redis.url, QUEUE_PREFIX: redis.prefix, QDRANT_URL: store.url, QDRANT_COLLECTION: store.name('cli') };
   const good = await run(process.execPath, ['bin/clipstream.mjs', 'doctor', '--no-hashes'], { env: base });
   const lines = good.stdout.trim().split('\n');
-  assert.ok(lines.every((l) => /^(OK  |WARN|FAIL|SKIP) [a-z0-9.]+: /.test(l)), good.stdout);
+  assert.ok(lines.every((l) => /^(OK {2}|WARN|FAIL|SKIP) [a-z0-9.]+: /.test(l)), good.stdout);
   assert.ok(lines.some((l) => l.startsWith('OK   redis.eviction')));
   const bad = await run(process.execPath, ['bin/clipstream.mjs', 'doctor', '--json', '--timeout', '2000'], { env: { ...base, REDIS_URL: `redis://127.0.0.1:${await freePort()}` } }).then(
     () => assert.fail('exit 0 with Redis down'),

@@ -17,13 +17,3 @@ export async function metric(registry: Registry, name: string, labels: Labels = 
   }
   return total;
 }
-
-/** Whether any series of `name` carries these labels. */
-export async function hasSeries(registry: Registry, name: string, labels: Labels = {}): Promise<boolean> {
-  for (const m of await registry.getMetricsAsJSON()) {
-    for (const v of (m as { values?: Array<{ labels: Labels; metricName?: string }> }).values ?? []) {
-      if ((v.metricName ?? m.name) === name && Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)) return true;
-    }
-  }
-  return false;
-}

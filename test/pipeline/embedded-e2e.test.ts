@@ -12,7 +12,7 @@ import { openEncoder, type ClipEncoder } from '../../shared/encoder/index.ts';
 import { EncoderThread } from '../../shared/encoder/thread.ts';
 import { createByteFetcher } from '../../shared/pipeline/fetch.ts';
 import { openPipeline } from '../../shared/pipeline/index.ts';
-import { ItemProcessor } from '../../shared/pipeline/processor.ts';
+import { type ItemProcessor } from '../../shared/pipeline/processor.ts';
 import { listImageObjects } from '../../shared/sources/s3.ts';
 import { pointId } from '../../shared/store/ids.ts';
 import { runIngest } from '../../services/producer/ingest.ts';

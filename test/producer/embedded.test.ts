@@ -10,7 +10,7 @@ import { ItemProcessor } from '../../shared/pipeline/processor.ts';
 import type { SourceSpec } from '../../shared/sources/index.ts';
 import { LocalState } from '../../shared/state/local.ts';
 import { InProcessQueue } from '../../services/producer/in-process.ts';
-import { formatSummary, ingestDisplay, ProgressTracker, type IngestProgress, type ProgressListener } from '../../services/producer/progress.ts';
+import { formatSummary, ingestDisplay, type IngestProgress, type ProgressListener } from '../../services/producer/progress.ts';
 import { ReadAhead } from '../../services/producer/read-ahead.ts';
 import { composeRun } from '../../services/producer/run.ts';
 import { DIMS, FakeEncoder, FakeSink, textRecord } from '../pipeline/fakes.ts';

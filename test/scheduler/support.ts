@@ -57,9 +57,8 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, message: () => s
  */
 export async function waitForRun(runs: RunLog, match: (r: RunRecord) => boolean, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<RunRecord> {
   const deadline = Date.now() + (options.timeoutMs ?? 90_000);
-  let last: RunRecord[] = [];
   for (;;) {
-    last = await runs.list(50);
+    const last = await runs.list(50);
     const found = last.find(match);
     if (found) return (await runs.read(found.id)) ?? found;
     if (Date.now() > deadline) throw new Error(`no run record ${options.what ?? ''} appeared; recent: ${JSON.stringify(last.map((r) => [r.id, r.trigger, r.state, r.outcome, r.error]))}`);

@@ -17,14 +17,12 @@ const MAX_LIMIT = 30;
 let fixture: QueryFixture;
 let app: FastifyInstance;
 let pointIds: string[];
-let productIds: string[];
 let png: string;
 
 before(async () => {
   fixture = await openQueryFixture('property', { QUERY_MAX_LIMIT: String(MAX_LIMIT) });
   const { config, encoder, store } = fixture;
   app = await buildQueryApp({ config, encoder, store: { client: store.client, url: store.url } });
-  productIds = fixture.catalogue.products.map((p) => p.id);
   pointIds = fixture.catalogue.products.flatMap((p) => [p.imagePointId, ...Object.values(p.textPointIds)]);
   png = (await sharp({ create: { width: 24, height: 24, channels: 3, background: { r: 10, g: 200, b: 30 } } }).png().toBuffer()).toString('base64');
 });

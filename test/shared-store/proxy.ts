@@ -52,7 +52,8 @@ export async function startProxy(target: string, port = 0): Promise<StoreProxy> 
     },
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
-  const server = http.createServer(async (req, res) => {
+  // A failed upstream fetch drops the client's connection instead of becoming an unhandled rejection.
+  const server = http.createServer((req, res) => void (async () => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const seen: SeenRequest = { method: req.method ?? 'GET', url: req.url ?? '/', body: Buffer.concat(chunks).toString('utf8') };
@@ -71,7 +72,7 @@ export async function startProxy(target: string, port = 0): Promise<StoreProxy> 
     const body = await upstream.text();
     if (proxy.hold) await new Promise<void>((r) => releases.push(r));
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(body);
-  });
+  })().catch((err: Error) => res.destroy(err)));
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   proxy.port = (server.address() as AddressInfo).port;
   proxy.url = `http://127.0.0.1:${proxy.port}`;

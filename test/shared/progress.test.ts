@@ -156,7 +156,7 @@ test('plain mode prints a line per interval and a final line', () => {
   // Renders at t=0.2s, 5.2s, 10.2s, 15.2s, then the final line and the message.
   assert.equal(lines.length, 6);
   assert.ok(!text.includes('\r'));
-  assert.match(lines[1]!, /^ingest {2}26%  26\/100  5\.00 items\/s  ETA 15s/);
+  assert.match(lines[1]!, /^ingest {2}26% {2}26\/100 {2}5\.00 items\/s {2}ETA 15s/);
   assert.equal(lines[4], 'ingest  100%  100/100  5.00 items/s  in 20s  failed 10');
   assert.equal(lines[5], 'ingested 100 items');
 });

@@ -12,7 +12,7 @@ describe('vector JSON body parser', () => {
   it('reads vectors as float32 and everything else exactly like JSON.parse', () => {
     const body = {
       points: [
-        { id: 9007199254740991, vector: { a: [0.1, -2.5e-3, 1e3, 0, -0, 123456789.123456789, 3.4e-40], b: [1, 2, 3] }, payload: { n: [0.1, 2], s: 'é"\\\n\u2028', deep: { x: null, t: true, f: false } } },
+        { id: 9007199254740991, vector: { a: [0.1, -2.5e-3, 1e3, 0, -0, 123456789.12345679, 3.4e-40], b: [1, 2, 3] }, payload: { n: [0.1, 2], s: 'é"\\\n\u2028', deep: { x: null, t: true, f: false } } },
         { id: 'a1b2c3d4-0000-4000-8000-00000000000a', vector: [0.30000001192092896, 1.5], payload: null },
       ],
     };

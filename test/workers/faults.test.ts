@@ -10,7 +10,6 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Config } from '../../shared/config/index.ts';
 import { openEncoder, type ClipEncoder } from '../../shared/encoder/index.ts';
 import { closeRedis, connectRedis, IngestRuns, openQueues } from '../../shared/queue/index.ts';
 import { pointId } from '../../shared/store/ids.ts';

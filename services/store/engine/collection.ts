@@ -23,9 +23,7 @@ import { VectorColumn } from './vectors.ts';
 import type { VectorStorage } from './vector-storage.ts';
 
 export type { UpdateResult, WriteOptions } from './durability.ts';
-export type { CollectionMeta, VectorParamsJson } from './meta.ts';
-export type { RecordJson, VectorSelector } from './reads.ts';
-export { parseWithVector } from './reads.ts';
+export type { CollectionMeta } from './meta.ts';
 
 export class Collection implements FilterTarget, ops.OpContext, reads.ReadContext {
   readonly dir: string;

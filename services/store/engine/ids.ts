@@ -7,7 +7,8 @@ import { formatError } from './errors.ts';
 
 export type PointId = number | string;
 
-const MAX_U64 = 18446744073709551615;
+// 2^64 - 1 rounds to 2^64 as a double; the comparison below means "fits an unsigned 64-bit id".
+const MAX_U64 = 2 ** 64 - 1;
 const HEX32 = /^[0-9a-f]{32}$/;
 
 export function parsePointId(raw: unknown, where = 'id'): PointId {

@@ -398,7 +398,10 @@ export class PointLog {
       f.waiters = [];
     }
     const still: SyncWaiter[] = [];
-    for (const w of this.syncWaiters) (w.upTo > start ? w.reject(err) : still.push(w));
+    for (const w of this.syncWaiters) {
+      if (w.upTo > start) w.reject(err);
+      else still.push(w);
+    }
     this.syncWaiters = still;
   }
 
@@ -455,7 +458,10 @@ export class PointLog {
       }
       this.synced = Math.max(this.synced, target);
       const still: SyncWaiter[] = [];
-      for (const w of this.syncWaiters) (w.upTo <= this.synced ? w.resolve() : still.push(w));
+      for (const w of this.syncWaiters) {
+        if (w.upTo <= this.synced) w.resolve();
+        else still.push(w);
+      }
       this.syncWaiters = still;
       if (this.synced >= this.written) this.flushWanted = false;
       // More was written meanwhile: sync it for whoever waits; unwritten bytes kick when written.

@@ -37,8 +37,6 @@ function withDenseVectors(node: unknown): unknown {
 const compiled = new Map<string, ValidateFunction>();
 const RANGE_KEYWORDS = new Set(['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'minItems', 'maxItems']);
 
-export type BodySchema = keyof typeof schemas.definitions & string;
-
 function validator(name: string): ValidateFunction {
   let v = compiled.get(name);
   if (!v) {

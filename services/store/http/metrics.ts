@@ -10,8 +10,6 @@ import path from 'node:path';
 import type http from 'node:http';
 import { Gauge, Histogram, Registry } from 'prom-client';
 import type { Store } from '../engine/store.ts';
-import { matchRoute } from './routes.ts';
-import { parseRequestTarget } from './request-target.ts';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -56,23 +54,16 @@ export class StoreMetrics {
     };
   }
 
-  /** Observes the request's latency when its answer is finished. */
-  track(req: http.IncomingMessage, res: http.ServerResponse): void {
+  /**
+   * Observes the request's latency when its answer is finished, labelled with the route pattern
+   * `endpointOf` names (the server's router knows it; these metrics do not import the router).
+   */
+  track(req: http.IncomingMessage, res: http.ServerResponse, endpointOf: (req: http.IncomingMessage) => string): void {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.requestSeconds.observe({ method: req.method ?? 'GET', endpoint: endpointOf(req), status: String(res.statusCode) }, seconds);
     });
-  }
-}
-
-/** `/collections/*\/points` for `/collections/catalogue_v2/points`; `unmatched` for anything no route serves. */
-function endpointOf(req: http.IncomingMessage): string {
-  try {
-    const match = matchRoute(req.method ?? 'GET', parseRequestTarget(req.url ?? '/').segments);
-    return match && 'route' in match ? `/${match.route.segments.join('/')}` : 'unmatched';
-  } catch {
-    return 'unmatched';
   }
 }
 

@@ -6,9 +6,7 @@ import type { Store } from '../engine/store.ts';
 import type { WriteOptions } from '../engine/collection.ts';
 import { StoreError } from '../engine/errors.ts';
 import { storeMetrics } from './metrics.ts';
-import { COMPATIBLE_VERSION, metrics, telemetry, versionInfo } from './service.ts';
-
-export { COMPATIBLE_VERSION };
+import { metrics, telemetry, versionInfo } from './service.ts';
 
 type Body = Record<string, unknown>;
 

@@ -8,14 +8,13 @@ import os from 'node:os';
 import { timingSafeEqual } from 'node:crypto';
 import { StoreError } from '../engine/errors.ts';
 import type { Store } from '../engine/store.ts';
-import { COMPATIBLE_VERSION, matchRoute, ROUTES } from './routes.ts';
+import { matchRoute, ROUTES } from './routes.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { warmUp } from '../engine/validate.ts';
 import { checkNesting, parseVectorJson } from './json-body.ts';
 import { ParsePool } from './parse-pool.ts';
 import { storeMetrics } from './metrics.ts';
 
-export { COMPATIBLE_VERSION };
 /** Qdrant's default service.max_request_size_mb. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
@@ -37,6 +36,16 @@ interface Context {
   parsePool: ParsePool | undefined;
 }
 
+/** `/collections/*\/points` for `/collections/catalogue_v2/points`; `unmatched` for anything no route serves. */
+function endpointOf(req: http.IncomingMessage): string {
+  try {
+    const match = matchRoute(req.method ?? 'GET', parseRequestTarget(req.url ?? '/').segments);
+    return match && 'route' in match ? `/${match.route.segments.join('/')}` : 'unmatched';
+  } catch {
+    return 'unmatched';
+  }
+}
+
 export function createStoreServer(store: Store, opts: ServerOptions = {}): http.Server {
   warmUp(ROUTES.flatMap((r) => (r.schema ? [r.schema] : [])));
   const cores = os.availableParallelism();
@@ -44,7 +53,7 @@ export function createStoreServer(store: Store, opts: ServerOptions = {}): http.
   const ctx: Context = { store, opts, parsePool: threads > 0 ? new ParsePool(threads) : undefined };
   const metrics = storeMetrics(store);
   const server = http.createServer((req, res) => {
-    metrics.track(req, res);
+    metrics.track(req, res, endpointOf);
     handle(ctx, req, res).catch((err) => {
       if (!res.headersSent) sendError(res, process.hrtime.bigint(), err);
       else res.destroy();
