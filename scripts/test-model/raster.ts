@@ -87,7 +87,7 @@ export function accumulateLineCoverage(
     const last = Math.min(out.length - 1, Math.ceil(b) - 1);
     for (let x = first; x <= last; x++) {
       const overlap = Math.min(b, x + 1) - Math.max(a, x);
-      if (overlap > 0) out[x] += overlap * weight;
+      if (overlap > 0) out[x] = (out[x] ?? 0) + overlap * weight;
     }
   }
 }

@@ -54,7 +54,7 @@ export async function checkRedis(config: Config, timeoutMs: number): Promise<Fin
         );
       }
       const aof = config_.appendonly === 'yes';
-      const rdb = config_.save.trim() !== '';
+      const rdb = (config_.save ?? '').trim() !== '';
       if (aof) findings.push(ok('redis.persistence', `AOF on${rdb ? ', RDB snapshots too' : ''}`));
       else if (rdb) findings.push(warn('redis.persistence', `RDB snapshots only (save "${config_.save}"): a crash loses the jobs since the last snapshot`, 'turn AOF on: appendonly yes (appendfsync everysec)'));
       else {

@@ -237,7 +237,7 @@ describe('store log corruption', () => {
     // Damaged in the middle: refused like a current-format log, untouched.
     const damaged = Buffer.from(legacy);
     const second = 8 + damaged.readUInt32LE(0);
-    damaged[second + 8 + 40] ^= 0xff;
+    damaged.writeUInt8(damaged.readUInt8(second + 8 + 40) ^ 0xff, second + 8 + 40);
     fs.writeFileSync(file, damaged);
     assert.match(refusal(dir).message, new RegExp(`damaged at byte ${second} .*frame checksum mismatch.* 6 intact frame`));
     assert.ok(fs.readFileSync(file).equals(damaged));

@@ -112,7 +112,7 @@ export function averageVector(positive: VectorValue[], negative: VectorValue[]):
     const dim = (first as Float32Array).length;
     const avg = (list: VectorValue[]) => {
       const out = new Float64Array(dim);
-      for (const v of list) for (let i = 0; i < dim; i++) out[i] += (v as Float32Array)[i]! / list.length;
+      for (const v of list) for (let i = 0; i < dim; i++) out[i] = (out[i] ?? 0) + (v as Float32Array)[i]! / list.length;
       return out;
     };
     const p = avg(positive);
