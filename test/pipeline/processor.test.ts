@@ -105,3 +105,37 @@ test('version lookups from concurrent callers share one store round trip', async
   assert.equal(asked.length, 1);
   assert.deepEqual(asked[0], ['a1', 'b1', 'a2']);
 });
+
+test('a point stored by another model is re-encoded; by the same model it is skipped', async () => {
+  const encoder = new FakeEncoder();
+  const sink = new FakeSink();
+  const fetchBytes = async () => { throw new Error('text records are not fetched'); };
+  const deps = { encoder, sink, dims: DIMS, storedVersions: sink.versions, fetchBytes, fetchSlots: 1 };
+  const rec = textRecord('m', 'green scarf');
+  assert.equal((await new ItemProcessor({ ...deps, model: 'old/clip@v1' }).process(rec)).status, 'indexed');
+  assert.equal(sink.points.get(pointId(rec.sourceUri))?.payload.model, 'old/clip@v1');
+  const next = new ItemProcessor({ ...deps, model: 'new/clip@v2' });
+  assert.equal((await next.process(rec)).status, 'indexed', 'same content, new model: re-encode');
+  assert.equal(sink.points.get(pointId(rec.sourceUri))?.payload.model, 'new/clip@v2');
+  assert.equal((await next.process(rec)).status, 'skipped');
+  assert.equal(encoder.texts.length, 2);
+});
+
+test('an object changed between listing and fetch is stored with the version that was fetched', async () => {
+  const encoder = new FakeEncoder();
+  const sink = new FakeSink();
+  const processor = new ItemProcessor({
+    encoder,
+    sink,
+    model: encoder.model.modelId,
+    dims: DIMS,
+    storedVersions: sink.versions,
+    fetchBytes: async () => ({ bytes: new Uint8Array([9, 9, 9]), version: 'etag-after-change' }),
+    fetchSlots: 1,
+  });
+  const listed = imageObject('moved.jpg', new Uint8Array([1, 2, 3]), { version: 'etag-when-listed' });
+  assert.equal((await processor.process(listed)).status, 'indexed');
+  assert.equal(sink.points.get(pointId(listed.sourceUri))?.payload.content_hash, 'etag-after-change');
+  // Listed again with the new ETag, it is now unchanged.
+  assert.equal((await processor.process({ ...listed, version: 'etag-after-change' })).status, 'skipped');
+});

@@ -60,7 +60,8 @@ test('JSONL: good records come through in order; every bad line is reported with
   assert.deepEqual(recs[0], {
     kind: 'text',
     sourceUri: 'record:cat/a1',
-    version: recordVersion('red running shoe', 'en', 'P1', { brand: 'Acme' }),
+    // SHA-256 of {"fields":{"brand":"Acme"},"lang":"en","product_id":"P1","text":"red running shoe"}
+    version: '624829a4321123f8f5d4062d3b07019816a621dc70e098caace98a78e096fabf',
     recordId: 'a1',
     text: 'red running shoe',
     lang: 'en',
@@ -216,4 +217,13 @@ test('splitLines handles a final line without newline, CRLF, and lines split acr
   const again: unknown[] = [];
   for await (const l of splitLines(Readable.from([Buffer.from('x'.repeat(30) + '\nshort\n')]), 10)) again.push(l.oversize ? ['big', l.lineNo, l.length] : l.bytes.toString());
   assert.deepEqual(again, [['big', 1, 30], 'short']);
+});
+
+test('a record id with a control character is refused, naming the line and the reason', async () => {
+  const content = ['{"id":"ok-1","text":"blue scarf"}', '{"id":"bad\\u0001id","text":"red scarf"}', '{"id":"tab\\tid","text":"green scarf"}', ''].join('\n');
+  const out = await collect(readRecords({ name: 'ids.jsonl', body: chunked(Buffer.from(content)) }));
+  assert.deepEqual(records(out).map((r) => r.recordId), ['ok-1']);
+  const fails = failures(out);
+  assert.deepEqual(fails.map((f) => [f.item, f.code]), [['ids.jsonl:2', 'RECORD_INVALID'], ['ids.jsonl:3', 'RECORD_INVALID']]);
+  for (const f of fails) assert.match(f.reason, /control characters/);
 });
