@@ -40,7 +40,10 @@ test('one query: 64-d prefetch inside 256-d prefetch inside the 1024-d query, th
   assert.equal(inner.query.length, 64);
   assert.deepEqual(inner.filter, filter);
   assert.equal(inner.prefetch, undefined);
-  assert.deepEqual(inner.query, sliceNormalize(query, 64));
+  // The first 64 of the query over their norm, worked out here rather than by sliceNormalize.
+  const head = query.slice(0, 64);
+  const n = Math.hypot(...head);
+  inner.query.forEach((x: number, k: number) => assert.ok(Math.abs(x - head[k]! / n) < 1e-12, `component ${k}`));
   assert.ok(Math.abs(Math.hypot(...mid.query) - 1) < 1e-9);
 });
 

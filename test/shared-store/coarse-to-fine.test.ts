@@ -75,6 +75,7 @@ test('the filter is sent to every stage of the one query', async () => {
     const via: SearchTarget = { ...target, client: new QdrantClient({ url: proxy.url, checkCompatibility: false }) };
     const filter = { must: [{ key: 'modality', match: { value: 'text' } }] };
     const hits = await coarseToFineSearch(via, { vector: queries[1]!, limit: 5, filter, stageLimits: [100, 20] });
+    assert.ok(hits.length > 0, 'the filter leaves texts to find');
     assert.ok(hits.every((h) => h.payload?.modality === 'text'));
     const queryRequests = proxy.requests.filter((r) => r.url.includes('/points/query'));
     assert.equal(queryRequests.length, 1);

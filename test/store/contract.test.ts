@@ -218,6 +218,7 @@ describe('points: writes and reads', () => {
     await client.clearPayload(name(), { wait: true, points: [70] });
     await client.clearPayload(name(), { wait: true, filter: { must: [{ key: 'group', match: { value: 'h' } }] } });
     const cleared = await client.retrieve(name(), { ids: [70, 72] });
+    assert.deepEqual(cleared.map((c) => c.id).sort(), [70, 72], 'both points are still there, payloads cleared');
     for (const c of cleared) assert.deepEqual(c.payload, {}, `point ${c.id}`);
   });
 
