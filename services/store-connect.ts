@@ -19,7 +19,7 @@ export interface StoreConnection {
 
 export interface ConnectOptions {
   /** How long to wait for a remote store that is not up yet. */
-  retry?: BackoffPolicy;
+  retry?: BackoffPolicy | undefined;
 }
 
 export async function connectStore(config: Config, opts: ConnectOptions = {}): Promise<StoreConnection> {
@@ -27,7 +27,7 @@ export async function connectStore(config: Config, opts: ConnectOptions = {}): P
     const url = config.store.qdrantUrl;
     const client = new QdrantClient({
       url,
-      apiKey: config.store.qdrantApiKey,
+      ...(config.store.qdrantApiKey ? { apiKey: config.store.qdrantApiKey } : {}),
       timeout: config.store.timeoutMs,
       // The check only prints a console warning; a reachability probe below fails properly instead.
       checkCompatibility: false,

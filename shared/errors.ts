@@ -96,9 +96,9 @@ export function isRetryableCode(code: ErrorCode): boolean {
 export class ClipstreamError extends Error {
   readonly code: ErrorCode;
   /** The item the error is about (e.g. `s3://bucket/key`, `records.jsonl:17`), when there is one. */
-  readonly item?: string;
+  readonly item: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { item?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { item?: string | undefined; cause?: unknown } = {}) {
     super(options.item ? `${options.item}: ${message}` : message, { cause: options.cause });
     this.name = 'ClipstreamError';
     this.code = code;

@@ -104,7 +104,7 @@ type MemoryUsage = ReturnType<typeof process.memoryUsage>;
 interface StoreUnderTest {
   url: string;
   /** Set for an embedded store in a child process. */
-  pid?: number;
+  pid?: number | undefined;
   memoryUsage(): Promise<MemoryUsage | undefined>;
   close(): Promise<void>;
 }

@@ -17,11 +17,11 @@ export type { Logger } from 'pino';
 
 /** Fields a log call may add; `level` picks the pino level (default info). */
 export interface LogFields {
-  level?: 'debug' | 'info' | 'warn' | 'error';
-  run_id?: string;
-  job_id?: string;
-  item?: string;
-  collection?: string;
+  level?: 'debug' | 'info' | 'warn' | 'error' | undefined;
+  run_id?: string | undefined;
+  job_id?: string | undefined;
+  item?: string | undefined;
+  collection?: string | undefined;
   [field: string]: unknown;
 }
 

@@ -21,7 +21,7 @@ export interface VocabularyPiece {
   piece: string;
   score: number;
   /** Index of the concept axis (colours first, then categories) when the piece names a concept (every inflection of it does). */
-  concept?: number;
+  concept?: number | undefined;
 }
 
 export interface Vocabulary {

@@ -18,7 +18,7 @@ export interface ModelFindings {
 
 export interface ModelCheckOptions {
   /** Hash every file (a 1.7 GB graph takes a few seconds). */
-  hashes?: boolean;
+  hashes?: boolean | undefined;
 }
 
 export async function checkModel(config: Config, options: ModelCheckOptions = {}): Promise<ModelFindings> {

@@ -45,7 +45,7 @@ export function producerListener(registry: Registry, inner: ProgressListener): P
  * Runs `work` with a metrics endpoint when METRICS_PORT is set (else it just runs it), handing
  * it the listener to report through; the endpoint closes when the work ends.
  */
-export async function withProducerMetrics<T>(config: Config, listener: ProgressListener, options: { embedded?: boolean }, work: (listener: ProgressListener) => Promise<T>): Promise<T> {
+export async function withProducerMetrics<T>(config: Config, listener: ProgressListener, options: { embedded?: boolean | undefined }, work: (listener: ProgressListener) => Promise<T>): Promise<T> {
   const ops = await startOpsEndpoint(config, 'producer');
   if (!ops) return work(listener);
   try {

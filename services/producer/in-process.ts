@@ -31,7 +31,7 @@ export interface InProcessQueueOptions {
   /** Items between fetch and stored at once (WORKER_CONCURRENCY). */
   concurrency: number;
   /** Re-encode even what the store holds unchanged. */
-  force?: boolean;
+  force?: boolean | undefined;
 }
 
 export class InProcessQueue implements WorkQueue {

@@ -16,49 +16,49 @@ import { composeRun, type RunPlan, type RunSummary } from './run.ts';
 import { parseSources, type IngestSourceOptions, type SourceSelection } from './sources.ts';
 
 export interface IngestOptions {
-  listener?: ProgressListener;
+  listener?: ProgressListener | undefined;
   /** Aborting stops taking new items; those in flight finish, and the summary says `interrupted`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Re-encode items whose stored version matches. */
-  force?: boolean;
+  force?: boolean | undefined;
   /** `auto` (default): distributed when REDIS_URL is set. */
-  mode?: RunModeOption;
+  mode?: RunModeOption | undefined;
   /** Embedded: items between fetch and stored at once (default WORKER_CONCURRENCY). */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Distributed: follow the run until the workers finish it (default true). */
-  wait?: boolean;
+  wait?: boolean | undefined;
   /** Distributed: how often the run record is read back while following it (default 250 ms). */
-  followIntervalMs?: number;
+  followIntervalMs?: number | undefined;
   /** Distributed: when Redis loses the run's state, list again and queue what the store lacks. */
-  resume?: boolean;
+  resume?: boolean | undefined;
   /** Include/exclude globs, product id rule, dataset, as the flags say them (stored with the source). */
-  selection?: SourceSelection;
+  selection?: SourceSelection | undefined;
   /** Parsed source options (tests); merged over `selection`'s. */
-  sources?: IngestSourceOptions;
+  sources?: IngestSourceOptions | undefined;
   /** The physical collection to write to; default: the one behind the alias. */
-  collection?: string;
+  collection?: string | undefined;
   /** Run on the bundled test model when jina-clip-v2 cannot be had (embedded). */
-  allowTestModel?: boolean;
+  allowTestModel?: boolean | undefined;
   /**
    * An encoder already open (the demo, benchmarks); left open. Default: an EncoderThread, so
    * inference never blocks this thread's I/O (a ClipEncoder opened here would, and batches shrink).
    */
-  encoder?: PipelineEncoder & { stats?(): EncoderStats };
+  encoder?: PipelineEncoder & { stats?(): EncoderStats } | undefined;
   /** A store already connected; left open. */
-  store?: PipelineStore;
+  store?: PipelineStore | undefined;
   /** Local state already open (embedded); left open. */
-  state?: LocalState;
+  state?: LocalState | undefined;
   /** Queues already open (distributed; tests); left open. */
-  queueContext?: QueueContext;
+  queueContext?: QueueContext | undefined;
   /** `cli`, `schedule:<id>`, … (recorded with the run). */
-  trigger?: string;
-  runId?: string;
-  cwd?: string;
+  trigger?: string | undefined;
+  runId?: string | undefined;
+  cwd?: string | undefined;
 }
 
 export interface SyncOptions extends IngestOptions {
   /** `--allow-mass-delete`: delete beyond SYNC_MAX_DELETE_SHARE. */
-  allowMassDelete?: boolean;
+  allowMassDelete?: boolean | undefined;
 }
 
 export function runIngest(config: Config, sources: readonly string[], options: IngestOptions = {}): Promise<RunSummary> {

@@ -27,14 +27,14 @@ export interface JobQueueOptions {
   ctx: QueueContext;
   model: string;
   /** For the lost-state report: which queued items the store holds. */
-  store?: PipelineStore;
+  store?: PipelineStore | undefined;
   /** The alias, for runs whose jobs carry no collection (the first run, before a worker made one). */
   alias: string;
-  force?: boolean;
+  force?: boolean | undefined;
   /** How often the run record is read back while following it (default 250 ms). */
-  followIntervalMs?: number;
+  followIntervalMs?: number | undefined;
   /** Follow the run until the workers finish it (default true); false returns once everything is queued. */
-  wait?: boolean;
+  wait?: boolean | undefined;
   maxWaiting: number;
 }
 

@@ -21,26 +21,26 @@ export type RunModeOption = 'auto' | 'embedded' | 'distributed';
 
 export interface OpenWorkQueueOptions {
   /** `auto` (default): distributed when REDIS_URL is set. */
-  mode?: RunModeOption;
+  mode?: RunModeOption | undefined;
   /** Embedded: an encoder already open (the demo, serve, benchmarks); left open. */
-  encoder?: PipelineEncoder & { stats?(): EncoderStats };
+  encoder?: PipelineEncoder & { stats?(): EncoderStats } | undefined;
   /** A store already connected; left open. */
-  store?: PipelineStore;
+  store?: PipelineStore | undefined;
   /** Embedded: local state already open (serve's scheduler); left open. */
-  state?: LocalState;
+  state?: LocalState | undefined;
   /** Distributed: queues already open (tests, the scheduler); left open. */
-  queueContext?: QueueContext;
+  queueContext?: QueueContext | undefined;
   /** Embedded: items between fetch and stored at once (default WORKER_CONCURRENCY). */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Re-encode items whose stored version matches. */
-  force?: boolean;
+  force?: boolean | undefined;
   /** Embedded: run on the bundled test model when jina-clip-v2 cannot be had. */
-  allowTestModel?: boolean;
+  allowTestModel?: boolean | undefined;
   /** Distributed: follow runs until the workers finish them (default true). */
-  wait?: boolean;
+  wait?: boolean | undefined;
   /** Distributed: how often the run record is read back while following it (default 250 ms). */
-  followIntervalMs?: number;
-  notice?: (line: string) => void;
+  followIntervalMs?: number | undefined;
+  notice?: ((line: string) => void) | undefined;
 }
 
 export interface OpenedWorkQueue {

@@ -35,11 +35,11 @@ const CHECK_SAMPLE = 5;
 
 export interface RebuildOptions extends Omit<IngestOptions, 'collection' | 'resume'> {
   /** Abandon a half-built version a crashed rebuild left instead of resuming it. */
-  restart?: boolean;
+  restart?: boolean | undefined;
   /** `--allow-mass-delete` for the final sync pass. */
-  allowMassDelete?: boolean;
+  allowMassDelete?: boolean | undefined;
   /** Called between the fill and the final sync pass (tests: changes made while a rebuild runs). */
-  afterFill?: (collection: string) => Promise<void> | void;
+  afterFill?: ((collection: string) => Promise<void> | void) | undefined;
 }
 
 export interface RebuildSummary {

@@ -48,32 +48,32 @@ export interface RunPlan {
   kind: RunKind;
   sources: readonly SourceSpec[];
   /** Include/exclude globs, product id rule, dataset — as the flags said them (stored with the source). */
-  selection?: SourceSelection;
+  selection?: SourceSelection | undefined;
   /** Parsed options the flags cannot express (tests); merged over `selection`'s. */
-  sourceOptions?: IngestSourceOptions;
+  sourceOptions?: IngestSourceOptions | undefined;
   /** The physical collection to fill; default: the one behind the alias (created if there is none). */
-  collection?: string;
+  collection?: string | undefined;
   /** Sync: delete the points of what the sources no longer list. */
-  deleteMissing?: DeletePolicy;
+  deleteMissing?: DeletePolicy | undefined;
   /** Re-encode even what the store holds unchanged. */
-  force?: boolean;
+  force?: boolean | undefined;
   /** `cli`, `schedule:<id>`, `rebuild:<run id>`. */
-  trigger?: string;
-  runId?: string;
-  signal?: AbortSignal;
-  listener?: ProgressListener;
+  trigger?: string | undefined;
+  runId?: string | undefined;
+  signal?: AbortSignal | undefined;
+  listener?: ProgressListener | undefined;
   /** Distributed: when Redis loses the run's state, list again and queue what the store lacks. */
-  resume?: boolean;
+  resume?: boolean | undefined;
   /** How long a source's lease outlives a crashed run (RUN_LEASE_MS). */
-  leaseMs?: number;
+  leaseMs?: number | undefined;
   /** Replaces the listing of a source (tests, benchmarks). */
-  entries?: (spec: SourceSpec) => AsyncIterable<CatalogueItem | ItemFailure>;
+  entries?: ((spec: SourceSpec) => AsyncIterable<CatalogueItem | ItemFailure>) | undefined;
 }
 
 export interface RunDeps {
   queue: WorkQueue;
   /** Needed for everything but a distributed ingest without QDRANT_URL (whose workers check versions). */
-  store?: PipelineStore;
+  store?: PipelineStore | undefined;
 }
 
 export interface RunSummary extends IngestSummary {
@@ -151,9 +151,9 @@ export async function composeRun(config: Config, plan: RunPlan, deps: RunDeps): 
 }
 
 interface Target {
-  collection?: string;
+  collection?: string | undefined;
   /** The model the target's points are encoded with (its metadata); what "unchanged" compares. */
-  model?: string;
+  model?: string | undefined;
 }
 
 /**

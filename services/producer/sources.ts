@@ -19,7 +19,7 @@ export function parseSources(specs: readonly string[], cwd = process.cwd()): Sou
 export function catalogueEntries(
   config: Config,
   specs: readonly SourceSpec[],
-  options: IngestSourceOptions & { signal?: AbortSignal } = {},
+  options: IngestSourceOptions & { signal?: AbortSignal | undefined } = {},
 ): AsyncIterable<CatalogueItem | ItemFailure> {
   let client: ReturnType<typeof createS3Client> | undefined;
   const s3Client = () => (client ??= createS3Client(config.s3));

@@ -18,8 +18,8 @@ export interface QueuedRun {
   /** The physical collection the items go to; undefined: whatever the alias leads to when a worker takes them. */
   collection: string | undefined;
   tracker: ProgressTracker;
-  listener?: ProgressListener;
-  signal?: AbortSignal;
+  listener?: ProgressListener | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface WorkQueue {

@@ -51,7 +51,7 @@ export class AddressPolicy {
   lookup(resolve: ResolveHost) {
     return (
       hostname: string,
-      options: { all?: boolean; family?: number | string },
+      options: { all?: boolean | undefined; family?: number | string | undefined },
       callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
     ): void => {
       resolve(hostname).then(

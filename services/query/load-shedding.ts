@@ -21,7 +21,7 @@ export interface SheddingOptions {
   /** 0 disables the event-loop check. */
   maxEventLoopDelayMs: number;
   /** How often the event-loop delay is sampled (under-pressure's default: 1 s). */
-  sampleIntervalMs?: number;
+  sampleIntervalMs?: number | undefined;
   metrics: QueryMetrics;
 }
 

@@ -18,7 +18,7 @@ export class QueryMetrics {
   readonly cache: Counter<'kind' | 'result'>;
   readonly shed: Counter<'reason'>;
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  constructor(options: { defaultMetrics?: boolean | undefined } = {}) {
     const registers = [this.registry];
     this.requestSeconds = new Histogram({
       name: 'clipstream_query_request_duration_seconds',

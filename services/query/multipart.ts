@@ -14,7 +14,7 @@ const JSON_FIELDS = new Set(['filter', 'stages', 'image']);
 
 export interface MultipartSearch {
   body: Record<string, unknown>;
-  image?: Buffer;
+  image?: Buffer | undefined;
 }
 
 function parseField(name: string, value: string): unknown {

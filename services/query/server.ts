@@ -12,13 +12,13 @@ import { buildQueryApp } from './app.ts';
 import type { QueryEncoder, StoreHandle } from './search.ts';
 
 export interface QueryServiceOptions {
-  encoder?: QueryEncoder;
-  store?: StoreHandle;
+  encoder?: QueryEncoder | undefined;
+  store?: StoreHandle | undefined;
   /** Fall back to the bundled test model when jina-clip-v2 cannot be had (the output says so). */
-  allowTestModel?: boolean;
-  onNotice?: (line: string) => void;
+  allowTestModel?: boolean | undefined;
+  onNotice?: ((line: string) => void) | undefined;
   /** Log requests (pino, to stdout) at LOG_LEVEL. */
-  log?: boolean;
+  log?: boolean | undefined;
 }
 
 export interface QueryService {

@@ -23,13 +23,13 @@ export interface EmbeddedSchedulerOptions {
   encoder: PipelineEncoder & { stats?(): EncoderStats };
   store: PipelineStore;
   /** state.db already open; left open. Default: opened under DATA_DIR (and closed by `close`). */
-  state?: LocalState;
+  state?: LocalState | undefined;
   /** Default SCHEDULE_POLL_MS. */
-  pollMs?: number;
-  log?: (line: string) => void;
+  pollMs?: number | undefined;
+  log?: ((line: string) => void) | undefined;
   /** Called when a firing has ended (ran or skipped) and is recorded. */
-  onFired?: (firing: Firing) => void;
-  runners?: ScheduledRunners;
+  onFired?: ((firing: Firing) => void) | undefined;
+  runners?: ScheduledRunners | undefined;
 }
 
 export class EmbeddedScheduler {
@@ -114,7 +114,7 @@ export interface EmbeddedScheduling {
  * For `clipstream serve`: the encoder and the store it serves with, opened here so that the
  * scheduled runs share them, and the scheduler started on them.
  */
-export async function openEmbeddedScheduling(config: Config, options: { allowTestModel?: boolean; onNotice?: (line: string) => void } = {}): Promise<EmbeddedScheduling> {
+export async function openEmbeddedScheduling(config: Config, options: { allowTestModel?: boolean | undefined; onNotice?: ((line: string) => void) | undefined } = {}): Promise<EmbeddedScheduling> {
   const notice = options.onNotice;
   // Off the main thread: inference is synchronous and would stall every request.
   const encoder = await EncoderThread.open(config, { allowTestModel: options.allowTestModel, onNotice: notice });

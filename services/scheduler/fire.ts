@@ -34,9 +34,9 @@ export interface FiringContext {
   /** What the process already holds and every run shares: mode, encoder, store, state, queues. */
   shared: Pick<SyncOptions, 'mode' | 'encoder' | 'store' | 'state' | 'queueContext'>;
   /** Aborting interrupts the run (items in flight finish; the record says interrupted). */
-  signal?: AbortSignal;
-  log?: (line: string) => void;
-  runners?: ScheduledRunners;
+  signal?: AbortSignal | undefined;
+  log?: ((line: string) => void) | undefined;
+  runners?: ScheduledRunners | undefined;
 }
 
 export interface Firing {

@@ -15,16 +15,16 @@ const SCHEDULE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export interface ScheduleInput {
   id: string;
   sources: readonly string[];
-  mode?: string;
-  cron?: string;
-  tz?: string;
+  mode?: string | undefined;
+  cron?: string | undefined;
+  tz?: string | undefined;
   /** `30s`, `15m`, `6h`, `1d`. */
-  every?: string;
-  selection?: SourceSelection;
-  allowMassDelete?: boolean;
+  every?: string | undefined;
+  selection?: SourceSelection | undefined;
+  allowMassDelete?: boolean | undefined;
   /** Local paths are resolved against it and kept absolute (the scheduler runs elsewhere). */
-  cwd?: string;
-  now?: Date;
+  cwd?: string | undefined;
+  now?: Date | undefined;
 }
 
 export function defineSchedule(input: ScheduleInput): Schedule {

@@ -12,13 +12,13 @@ export { Store } from './engine/store.ts';
 export interface EmbeddedStoreOptions {
   dataDir: string;
   /** Interface to listen on; loopback unless told otherwise. */
-  host?: string;
+  host?: string | undefined;
   /** 0 picks a free port. */
-  port?: number;
+  port?: number | undefined;
   /** When set, requests must carry it in `api-key` (or `Authorization: Bearer`), as with Qdrant. */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /** Threads parsing large write bodies (see http/parse-pool.ts); 0 parses on the main thread. */
-  parseThreads?: number;
+  parseThreads?: number | undefined;
 }
 
 export interface EmbeddedStore {

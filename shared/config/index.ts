@@ -143,13 +143,13 @@ type Env = z.infer<typeof envSchema>;
 
 export interface Config {
   model: {
-    dir?: string;
+    dir?: string | undefined;
     repo: string;
     revision: string;
     variant: ModelVariant;
     cacheDir: string;
     hfEndpoint: string;
-    hfToken?: string;
+    hfToken?: string | undefined;
     offline: boolean;
   };
   encoder: {
@@ -170,8 +170,8 @@ export interface Config {
   };
   store: {
     dataDir: string;
-    qdrantUrl?: string;
-    qdrantApiKey?: string;
+    qdrantUrl?: string | undefined;
+    qdrantApiKey?: string | undefined;
     collection: string;
     timeoutMs: number;
     upsertBatchSize: number;
@@ -180,7 +180,7 @@ export interface Config {
     payloadIndexes: { field: string; type: PayloadIndexType }[];
   };
   queue: {
-    redisUrl?: string;
+    redisUrl?: string | undefined;
     prefix: string;
     maxWaiting: number;
     workerConcurrency: number;
@@ -197,11 +197,11 @@ export interface Config {
     /** Embedded: how often serve's scheduler re-reads the schedules in state.db. */
     schedulePollMs: number;
   };
-  s3: { endpoint?: string; region: string; forcePathStyle: boolean; concurrency: number };
+  s3: { endpoint?: string | undefined; region: string; forcePathStyle: boolean; concurrency: number };
   server: {
     host: string;
     port: number;
-    apiKey?: string;
+    apiKey?: string | undefined;
     query: {
       maxTextChars: number;
       maxImageBytes: number;
@@ -232,7 +232,7 @@ export interface Config {
   };
   logLevel: Env['LOG_LEVEL'];
   /** Workers, producers, the scheduler: `/metrics`, `/healthz`, `/readyz` on their own port (off when `port` is unset). */
-  metrics: { port?: number; host: string };
+  metrics: { port?: number | undefined; host: string };
 }
 
 /** Names and defaults of every variable, for `.env.example`, the README and `--help`. */

@@ -20,30 +20,30 @@ export interface HubFileRef {
   revision: string;
   /** Path inside the repository, e.g. `onnx/model_fp16.onnx`. */
   path: string;
-  token?: string;
+  token?: string | undefined;
 }
 
 /** What the hub says about a file before any byte of it is fetched. */
 export interface RemoteFileInfo {
   size: number;
   /** `X-Linked-Etag` (LFS: the sha256 of the content) or `ETag`, without quotes. */
-  etag?: string;
+  etag?: string | undefined;
   /** Set when the etag is a sha256 the content can be checked against. */
-  sha256?: string;
+  sha256?: string | undefined;
   /** `X-Repo-Commit`: the commit the revision pointed at. */
-  commit?: string;
+  commit?: string | undefined;
 }
 
 /** Tries per request, the first included. */
 const DEFAULT_DOWNLOAD_RETRY: BackoffPolicy = { maxAttempts: 6, baseDelayMs: 500, maxDelayMs: 15_000 };
 
 export interface DownloadOptions {
-  signal?: AbortSignal;
-  retry?: Partial<BackoffPolicy>;
+  signal?: AbortSignal | undefined;
+  retry?: Partial<BackoffPolicy> | undefined;
   /** A transfer that delivers no byte for this long is abandoned and resumed. */
-  stallTimeoutMs?: number;
+  stallTimeoutMs?: number | undefined;
   /** Bytes of this file now on disk (absolute, not a delta); may go down when a server forces a restart. */
-  onBytes?: (fileBytes: number) => void;
+  onBytes?: ((fileBytes: number) => void) | undefined;
 }
 
 const MAX_REDIRECTS = 10;
@@ -232,7 +232,7 @@ export async function headHubFile(ref: HubFileRef, opts: DownloadOptions = {}): 
 }
 
 interface PartialMeta {
-  etag?: string;
+  etag?: string | undefined;
   size: number;
 }
 

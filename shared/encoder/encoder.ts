@@ -21,14 +21,14 @@ import type { MatryoshkaVectors, ResolvedModel } from './types.ts';
 export interface TextInput {
   text: string | Uint8Array;
   /** Retrieval queries get the model's query prefix; catalogue texts do not. */
-  query?: boolean;
+  query?: boolean | undefined;
   /** Names the item in errors (record id, file:line). */
-  item?: string;
+  item?: string | undefined;
 }
 
 export interface ImageInput {
   bytes: Uint8Array;
-  item?: string;
+  item?: string | undefined;
 }
 
 export interface EncoderStats {

@@ -13,9 +13,9 @@ export type { MatryoshkaVectors } from './types.ts';
 
 export interface OpenEncoderOptions {
   /** When the real model cannot be had, run on the generated test model (labelled) instead of failing. */
-  allowTestModel?: boolean;
+  allowTestModel?: boolean | undefined;
   /** Receives human-readable notices (which model, why the fallback). */
-  onNotice?: (line: string) => void;
+  onNotice?: ((line: string) => void) | undefined;
 }
 
 export async function openEncoder(config: Config, options: OpenEncoderOptions = {}): Promise<ClipEncoder> {

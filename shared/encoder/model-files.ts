@@ -90,12 +90,12 @@ export interface DownloadProgress {
 }
 
 export interface ResolveOptions {
-  onProgress?: (p: DownloadProgress) => void;
-  signal?: AbortSignal;
+  onProgress?: ((p: DownloadProgress) => void) | undefined;
+  signal?: AbortSignal | undefined;
   /** Download again even when the cache is complete. */
-  force?: boolean;
-  retry?: Partial<BackoffPolicy>;
-  stallTimeoutMs?: number;
+  force?: boolean | undefined;
+  retry?: Partial<BackoffPolicy> | undefined;
+  stallTimeoutMs?: number | undefined;
 }
 
 export interface ModelFile {
@@ -109,14 +109,14 @@ export interface ResolvedModelFiles extends ResolvedModel {
   source: 'dir' | 'cache' | 'download';
   files: ModelFile[];
   /** Hub commit the cached files came from, when known. */
-  commit?: string;
+  commit?: string | undefined;
 }
 
 interface Manifest {
   repo: string;
   revision: string;
-  commit?: string;
-  files: Record<string, { size: number; etag?: string; sha256?: string; fetchedAt: string }>;
+  commit?: string | undefined;
+  files: Record<string, { size: number; etag?: string | undefined; sha256?: string | undefined; fetchedAt: string }>;
 }
 
 async function statOrUndefined(p: string) {
@@ -199,7 +199,7 @@ export interface ModelConfigFacts {
   embeddingDim: number;
   isTestModel: boolean;
   /** `_name_or_path`, when the config records one. */
-  name?: string;
+  name?: string | undefined;
 }
 
 /** The few `config.json` facts the encoder needs. */
@@ -487,10 +487,10 @@ export interface ModelInspection {
   complete: boolean;
   files: Array<ModelFile & { present: boolean }>;
   missing: string[];
-  commit?: string;
-  embeddingDim?: number;
-  isTestModel?: boolean;
-  image?: ImageProcessorSettings;
+  commit?: string | undefined;
+  embeddingDim?: number | undefined;
+  isTestModel?: boolean | undefined;
+  image?: ImageProcessorSettings | undefined;
 }
 
 /** What `resolveModel` would use, without downloading anything. */

@@ -23,12 +23,12 @@ import { ClipstreamError, type ErrorCode } from '../errors.ts';
 export interface WireError {
   code: ErrorCode;
   message: string;
-  item?: string;
+  item?: string | undefined;
 }
 
 export type EncoderThreadRequest =
-  | { type: 'text'; id: number; text: string; query?: boolean; item?: string }
-  | { type: 'image'; id: number; bytes: Uint8Array; item?: string }
+  | { type: 'text'; id: number; text: string; query?: boolean | undefined; item?: string | undefined }
+  | { type: 'image'; id: number; bytes: Uint8Array; item?: string | undefined }
   | { type: 'close' };
 
 export type EncoderThreadReply =
@@ -40,8 +40,8 @@ export type EncoderThreadReply =
   | { type: 'closed'; stats: EncoderStats; error?: WireError };
 
 export interface EncoderThreadOptions {
-  allowTestModel?: boolean;
-  onNotice?: (line: string) => void;
+  allowTestModel?: boolean | undefined;
+  onNotice?: ((line: string) => void) | undefined;
 }
 
 interface Pending {

@@ -33,7 +33,7 @@ export interface TextInput {
   /** A string, or raw bytes that must be valid UTF-8. */
   text: string | Uint8Array;
   /** Names the item in errors (record id, `file:line`); defaults to `text #<index>`. */
-  item?: string;
+  item?: string | undefined;
 }
 
 export type TokenizeResult = { ids: Int32Array } | { error: ClipstreamError };

@@ -58,8 +58,8 @@ export interface ItemProcessorDeps {
 
 export interface ProcessOptions {
   /** Re-encode even when the stored version matches. */
-  force?: boolean;
-  signal?: AbortSignal;
+  force?: boolean | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface ProcessorStats {

@@ -7,16 +7,16 @@ export interface ProgressSnapshot {
   label: string;
   unit: ProgressUnit;
   /** Plural noun for `items` (e.g. `images`); ignored for bytes. */
-  itemName?: string;
+  itemName?: string | undefined;
   done: number;
-  total?: number;
+  total?: number | undefined;
   /** Units per second over the recent window, when known. */
-  ratePerSec?: number;
+  ratePerSec?: number | undefined;
   elapsedS: number;
   /** Extra tallies shown after the rate, e.g. `{ failed: 3 }`; zero counts are shown too once set. */
   counters: Readonly<Record<string, number>>;
   /** What is being worked on now (a file name, a key); shortened first when the line is too long. */
-  detail?: string;
+  detail?: string | undefined;
 }
 
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
@@ -102,10 +102,10 @@ export function shortenLeft(text: string, max: number): string {
 
 export interface LineOptions {
   /** Maximum characters; the bar shrinks first, then the detail, then the line is cut. */
-  width?: number;
+  width?: number | undefined;
   /** Draw a bar (terminals); plain logs leave it out. */
-  bar?: boolean;
-  ascii?: boolean;
+  bar?: boolean | undefined;
+  ascii?: boolean | undefined;
 }
 
 export function formatProgressLine(s: ProgressSnapshot, opts: LineOptions = {}): string {

@@ -73,7 +73,7 @@ export class ProgressReporter {
   }
 
   /** Sets the absolute amount done (bytes or items). */
-  update(done: number, patch: { total?: number; detail?: string } = {}): void {
+  update(done: number, patch: { total?: number | undefined; detail?: string | undefined } = {}): void {
     this.done = done;
     if ('total' in patch) this.total = patch.total;
     if ('detail' in patch) this.detail = patch.detail;

@@ -55,8 +55,8 @@ export interface EmbedJobData<T extends CatalogueItem = CatalogueItem> {
 
 /** What `enqueueItems` puts into each job besides the item. */
 export interface JobTarget {
-  collection?: string;
-  force?: boolean;
+  collection?: string | undefined;
+  force?: boolean | undefined;
 }
 export type EmbedImageJobData = EmbedJobData<ImageObject>;
 export type EmbedTextJobData = EmbedJobData<TextRecord>;
@@ -178,7 +178,7 @@ export async function enqueueItems(
   return results;
 }
 
-function jobTarget(target: JobTarget): JobTarget {
+function jobTarget(target: JobTarget): Pick<EmbedJobData, 'collection' | 'force'> {
   return { ...(target.collection ? { collection: target.collection } : {}), ...(target.force ? { force: true } : {}) };
 }
 
@@ -200,7 +200,7 @@ export async function pendingCount(queue: Queue): Promise<number> {
 export async function waitForRoom(
   queue: Queue,
   maxWaiting: number,
-  options: { pollMs?: number; maxPollMs?: number; signal?: AbortSignal } = {},
+  options: { pollMs?: number; maxPollMs?: number; signal?: AbortSignal | undefined } = {},
 ): Promise<number> {
   const { pollMs = 100, maxPollMs = 2_000, signal } = options;
   let delay = pollMs;

@@ -78,7 +78,7 @@ export class IngestRuns implements RunLog {
 
   async createRun(
     sources: readonly string[],
-    options: { id?: string; now?: Date; kind?: RunKind; collection?: string; trigger?: string } = {},
+    options: { id?: string; now?: Date | undefined; kind?: RunKind; collection?: string | undefined; trigger?: string | undefined } = {},
   ): Promise<string> {
     const now = options.now ?? new Date();
     const id = options.id ?? newRunId(now);
@@ -217,7 +217,7 @@ function toRunRecord(hash: Record<string, string>, failures: RunFailure[]): RunR
   if (hash.producedAt) record.producedAt = hash.producedAt;
   if (hash.finishedAt) record.finishedAt = hash.finishedAt;
   if (hash.endedAt) record.endedAt = hash.endedAt;
-  if (hash.outcome) record.outcome = hash.outcome as RunRecord['outcome'];
+  if (hash.outcome) record.outcome = hash.outcome as NonNullable<RunRecord['outcome']>;
   if (hash.error) record.error = hash.error;
   if (hash.sync) record.sync = JSON.parse(hash.sync) as SyncCounts;
   return record;

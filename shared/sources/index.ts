@@ -118,20 +118,20 @@ export function sourceRootOf(spec: SourceSpec): string {
 
 export interface OpenSourceOptions extends KeySelection {
   /** The S3 client (or a factory, so local-only runs never build one). Default: from `s3Config`. */
-  s3Client?: S3Client | (() => S3Client);
+  s3Client?: (S3Client | (() => S3Client)) | undefined;
   /** Default: `config().s3`. */
-  s3Config?: Config['s3'];
+  s3Config?: Config['s3'] | undefined;
   /** S3 only: also keep extensionless keys whose stored content type matches (one HEAD each). */
-  contentTypes?: readonly string[];
-  productId?: ProductIdRule;
-  records?: RecordReaderOptions;
+  contentTypes?: readonly string[] | undefined;
+  productId?: ProductIdRule | undefined;
+  records?: RecordReaderOptions | undefined;
   /** Local folders: follow symbolic links to files outside the folder too (default: only those inside it). */
-  followSymlinks?: boolean;
+  followSymlinks?: boolean | undefined;
   /** Parallel HEAD requests / file hashes. Default: `S3_CONCURRENCY` or 8 for local files. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Keys per S3 listing page. */
-  pageSize?: number;
-  signal?: AbortSignal;
+  pageSize?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface SourceProgress {
@@ -232,7 +232,7 @@ export function openSource(spec: SourceSpec | string, options: OpenSourceOptions
 
   async function* s3Image(bucket: string, key: string): AsyncGenerator<CatalogueItem | ItemFailure> {
     const uri = s3Uri(bucket, key);
-    const head = await withS3Retry(uri, (abortSignal) => s3().send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }), {
+    const head = await withS3Retry(uri, (sendOptions) => s3().send(new HeadObjectCommand({ Bucket: bucket, Key: key }), sendOptions), {
       signal: options.signal,
     });
     const entry: S3ObjectEntry = {

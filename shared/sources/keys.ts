@@ -50,9 +50,9 @@ export function contentTypeMatches(contentType: string | undefined, patterns: re
 
 export interface KeySelection {
   /** Globs (picomatch) a relative key must match at least one of; empty or absent: everything. */
-  include?: readonly string[];
+  include?: readonly string[] | undefined;
   /** Globs a relative key must match none of. */
-  exclude?: readonly string[];
+  exclude?: readonly string[] | undefined;
 }
 
 /**

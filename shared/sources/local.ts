@@ -23,8 +23,8 @@ export type LocalEntry =
 
 export interface WalkOptions extends KeySelection {
   /** Follow symbolic links to files outside the folder too (default: only links that stay inside it). */
-  followSymlinks?: boolean;
-  signal?: AbortSignal;
+  followSymlinks?: boolean | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -103,8 +103,8 @@ export async function hashFile(file: string, signal?: AbortSignal): Promise<stri
 }
 
 export interface LocalImageOptions {
-  productId?: ProductIdRule;
-  signal?: AbortSignal;
+  productId?: ProductIdRule | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export async function toLocalImageObject(

@@ -25,23 +25,23 @@ import { recordFormatOf, type RecordFormat } from './keys.ts';
 
 export interface RecordReaderOptions {
   /** Dataset name in `record:<dataset>/<id>`. Default: the file's base name without extension. */
-  dataset?: string;
+  dataset?: string | undefined;
   /** Default: from the file extension (.jsonl/.ndjson → jsonl, .csv → csv). */
-  format?: RecordFormat;
-  idField?: string;
-  textField?: string;
+  format?: RecordFormat | undefined;
+  idField?: string | undefined;
+  textField?: string | undefined;
   /** Joined (newline) into the text when the text field is missing or empty. */
-  textFallbackFields?: readonly string[];
-  langField?: string;
-  productIdField?: string;
+  textFallbackFields?: readonly string[] | undefined;
+  langField?: string | undefined;
+  productIdField?: string | undefined;
   /** Texts longer than this (UTF-8 bytes) are reported as TEXT_TOO_LONG instead of yielded. */
-  maxTextBytes?: number;
+  maxTextBytes?: number | undefined;
   /** A line (CSV: a record) longer than this is reported and skipped without being buffered whole. */
-  maxLineBytes?: number;
+  maxLineBytes?: number | undefined;
   /** CSV field delimiter (one character). */
-  csvDelimiter?: string;
+  csvDelimiter?: string | undefined;
   /** CSV: a quoted field still open after this many lines is treated as an unterminated quote. */
-  maxRecordLines?: number;
+  maxRecordLines?: number | undefined;
 }
 
 /** One step of a records stream: a record (with its line) or a reported, skipped line. */

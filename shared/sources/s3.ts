@@ -30,7 +30,7 @@ import {
 export function createS3Client(s3: Config['s3'], overrides: Partial<S3ClientConfig> = {}): S3Client {
   return new S3Client({
     region: s3.region,
-    endpoint: s3.endpoint,
+    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
     forcePathStyle: s3.forcePathStyle,
     maxAttempts: 1,
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -131,7 +131,8 @@ function reasonOf(err: unknown): string {
  */
 export async function withS3Retry<T>(
   item: string,
-  attempt: (signal?: AbortSignal) => Promise<T>,
+  /** Gets the SDK's per-request options: the abort signal when there is one. */
+  attempt: (sendOptions: { abortSignal?: AbortSignal }) => Promise<T>,
   options: {
     signal?: AbortSignal | undefined;
     retry?: Partial<BackoffPolicy> | undefined;
@@ -140,7 +141,7 @@ export async function withS3Retry<T>(
   } = {},
 ): Promise<T> {
   try {
-    return await retry((_n, signal) => attempt(signal), {
+    return await retry((_n, signal) => attempt(signal ? { abortSignal: signal } : {}), {
       policy: { ...DEFAULT_S3_RETRY, ...options.retry },
       retryable: (err) => !(err instanceof ClipstreamError) && !isS3NotFound(err) && isS3Retryable(err),
       signal: options.signal,
@@ -166,18 +167,18 @@ export interface S3ObjectEntry {
   relativeKey: string;
   size: number;
   /** ETag without quotes; undefined if the store sent none. */
-  etag?: string;
-  lastModified?: Date;
+  etag?: string | undefined;
+  lastModified?: Date | undefined;
 }
 
 export interface ListObjectsOptions extends KeySelection {
   client: S3Client;
   bucket: string;
-  prefix?: string;
+  prefix?: string | undefined;
   /** Keys per ListObjectsV2 page (S3 caps it at 1000). */
-  pageSize?: number;
-  signal?: AbortSignal;
-  retry?: Partial<BackoffPolicy>;
+  pageSize?: number | undefined;
+  signal?: AbortSignal | undefined;
+  retry?: Partial<BackoffPolicy> | undefined;
 }
 
 /**
@@ -192,10 +193,10 @@ export async function* listObjects(options: ListObjectsOptions): AsyncGenerator<
   do {
     const page = await withS3Retry(
       where,
-      (abortSignal) =>
+      (sendOptions) =>
         client.send(
           new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, MaxKeys: pageSize, ContinuationToken: token }),
-          { abortSignal },
+          sendOptions,
         ),
       { signal, retry: options.retry },
     );
@@ -232,10 +233,10 @@ export interface ListImageObjectsOptions extends ListObjectsOptions {
    * matches (content-addressed buckets often have extensionless keys). Without it, selection is
    * by extension alone and costs no request per object.
    */
-  contentTypes?: readonly string[];
-  productId?: ProductIdRule;
+  contentTypes?: readonly string[] | undefined;
+  productId?: ProductIdRule | undefined;
   /** Parallel HEAD requests (only used for extensionless keys with `contentTypes`). */
-  concurrency?: number;
+  concurrency?: number | undefined;
 }
 
 /** The listed object as an `ImageObject`: `s3://bucket/key`, version = ETag. */
@@ -255,10 +256,10 @@ export function toImageObject(entry: S3ObjectEntry, contentType: string, product
 }
 
 export interface ClassifyOptions {
-  contentTypes?: readonly string[];
-  productId?: ProductIdRule;
-  signal?: AbortSignal;
-  retry?: Partial<BackoffPolicy>;
+  contentTypes?: readonly string[] | undefined;
+  productId?: ProductIdRule | undefined;
+  signal?: AbortSignal | undefined;
+  retry?: Partial<BackoffPolicy> | undefined;
 }
 
 /**
@@ -277,7 +278,7 @@ export async function classifyImageEntry(client: S3Client, entry: S3ObjectEntry,
   try {
     const head = await withS3Retry(
       uri,
-      (abortSignal) => client.send(new HeadObjectCommand({ Bucket: entry.bucket, Key: entry.key }), { abortSignal }),
+      (sendOptions) => client.send(new HeadObjectCommand({ Bucket: entry.bucket, Key: entry.key }), sendOptions),
       options,
     );
     stored = head.ContentType;
@@ -298,11 +299,11 @@ export async function* listImageObjects(options: ListImageObjectsOptions): Async
 // ─── fetching ───────────────────────────────────────────────────────────────────────────────
 
 export interface FetchOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Refuse objects larger than this (checked against Content-Length and while streaming). */
-  maxBytes?: number;
-  retry?: Partial<BackoffPolicy>;
-  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+  maxBytes?: number | undefined;
+  retry?: Partial<BackoffPolicy> | undefined;
+  onRetry?: ((err: unknown, attempt: number, delayMs: number) => void) | undefined;
 }
 
 /**
@@ -315,8 +316,8 @@ export async function fetchObjectBytes(client: S3Client, uri: string, options: F
   const { maxBytes = Number.POSITIVE_INFINITY } = options;
   return withS3Retry(
     uri,
-    async (abortSignal) => {
-      const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
+    async (sendOptions) => {
+      const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), sendOptions);
       const body = res.Body as AsyncIterable<Uint8Array> | undefined;
       if (res.ContentLength !== undefined && res.ContentLength > maxBytes) {
         destroyBody(body);
@@ -356,10 +357,10 @@ function destroyBody(body: unknown): void {
 export async function openObjectStream(
   client: S3Client,
   uri: string,
-  options: { signal?: AbortSignal; retry?: Partial<BackoffPolicy> } = {},
+  options: { signal?: AbortSignal | undefined; retry?: Partial<BackoffPolicy> | undefined } = {},
 ): Promise<AsyncIterable<Uint8Array>> {
   const { bucket, key } = parseS3Uri(uri);
-  const res = await withS3Retry(uri, (abortSignal) => client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }), options);
+  const res = await withS3Retry(uri, (sendOptions) => client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), sendOptions), options);
   return (res.Body as AsyncIterable<Uint8Array> | undefined) ?? emptyStream();
 }
 

@@ -9,14 +9,14 @@ export type SelectionOptions = Pick<OpenSourceOptions, 'include' | 'exclude' | '
  * collection's registry and with schedules, so a later sync or rebuild lists exactly the same.
  */
 export interface SourceSelection {
-  include?: string[];
-  exclude?: string[];
-  contentTypes?: string[];
+  include?: string[] | undefined;
+  exclude?: string[] | undefined;
+  contentTypes?: string[] | undefined;
   /** A product id rule (`products-dir`, `regex:…`). */
-  productId?: string;
-  dataset?: string;
+  productId?: string | undefined;
+  dataset?: string | undefined;
   /** Local folders: also follow file symlinks that lead outside the folder. */
-  followSymlinks?: boolean;
+  followSymlinks?: boolean | undefined;
 }
 
 export function selectionOptions(selection: SourceSelection = {}): SelectionOptions {

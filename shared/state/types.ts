@@ -74,9 +74,9 @@ export interface RunStart {
   id: string;
   kind: RunKind;
   sources: readonly string[];
-  collection?: string;
-  trigger?: string;
-  startedAt?: Date;
+  collection?: string | undefined;
+  trigger?: string | undefined;
+  startedAt?: Date | undefined;
 }
 
 export interface RunEnd {
@@ -146,12 +146,12 @@ export type ScheduleMode = 'sync' | 'rebuild';
 
 /** What a scheduled run is handed besides its sources (the `clipstream sync` options). */
 export interface ScheduledRunOptions {
-  include?: string[];
-  exclude?: string[];
-  contentTypes?: string[];
-  productId?: string;
-  dataset?: string;
-  allowMassDelete?: boolean;
+  include?: string[] | undefined;
+  exclude?: string[] | undefined;
+  contentTypes?: string[] | undefined;
+  productId?: string | undefined;
+  dataset?: string | undefined;
+  allowMassDelete?: boolean | undefined;
 }
 
 export interface Schedule {

@@ -24,22 +24,22 @@ export const CALIBRATION_FILE = 'calibration.json';
 
 export interface CalibrationOptions {
   /** Hits compared per query (recall@k). */
-  k?: number;
+  k?: number | undefined;
   /** Recall the chosen limits must reach. */
-  target?: number;
+  target?: number | undefined;
   /** Stored points used as queries. */
-  samples?: number;
+  samples?: number | undefined;
   /** Stage-limit tuples to try, e.g. [[100, 20], [200, 50]]; default: defaultGrid. */
-  grid?: number[][];
+  grid?: number[][] | undefined;
   /** Restrict samples and searches (e.g. to one modality). */
-  filter?: Filter;
+  filter?: Filter | undefined;
   /**
    * Representative full-width query vectors (e.g. encoded from a query log) used instead of
    * stored points. Worth it for cross-modal search: a text query lies farther from the images
    * than images lie from each other, and limits calibrated on near neighbours can be too small.
    */
-  queries?: ReadonlyArray<ArrayLike<number>>;
-  onProgress?: (line: string) => void;
+  queries?: ReadonlyArray<ArrayLike<number>> | undefined;
+  onProgress?: ((line: string) => void) | undefined;
 }
 
 export interface StageMeasurement {
@@ -73,7 +73,7 @@ export interface LoadedCalibration {
   stageLimits: number[];
   source: 'calibration' | 'default';
   /** Recall measured for these limits, when calibrated. */
-  recall?: number;
+  recall?: number | undefined;
   file: string;
 }
 

@@ -21,14 +21,14 @@ export interface SearchTarget {
 
 export interface CoarseToFineOptions {
   limit: number;
-  offset?: number;
-  filter?: Filter;
+  offset?: number | undefined;
+  filter?: Filter | undefined;
   /** Candidates kept by each coarse stage, smallest dim first: [L1, L2] for dims 64/256/1024. */
-  stageLimits?: readonly number[];
-  withPayload?: boolean | string[];
-  scoreThreshold?: number;
+  stageLimits?: readonly number[] | undefined;
+  withPayload?: boolean | string[] | undefined;
+  scoreThreshold?: number | undefined;
   /** HNSW beam width for the first stage (the store uses at least L1). */
-  hnswEf?: number;
+  hnswEf?: number | undefined;
 }
 
 export interface CoarseToFineQuery extends CoarseToFineOptions {
@@ -211,9 +211,9 @@ export async function searchByPoint(target: SearchTarget, id: string, opts: Coar
 
 export interface GroupedQuery extends Omit<CoarseToFineQuery, 'offset'> {
   /** Payload key shared by a group's points. */
-  groupBy?: string;
+  groupBy?: string | undefined;
   /** Hits per group. */
-  groupSize?: number;
+  groupSize?: number | undefined;
 }
 
 /**

@@ -16,23 +16,23 @@ export interface PointPayload {
   /** Canonical source URI; the id is derived from it. */
   source: string;
   /** The source it was listed from (`sourceRootOf`): what a sync compares and deletes within. */
-  source_root?: string;
-  product_id?: string;
-  lang?: string;
+  source_root?: string | undefined;
+  product_id?: string | undefined;
+  lang?: string | undefined;
   /** Short display name: the file name of an image, the record's title/name field for a text. */
-  title?: string;
-  text?: string;
+  title?: string | undefined;
+  text?: string | undefined;
   /** Version the point was built from (ETag or SHA-256): unchanged items are skipped on re-ingest. */
   content_hash: string;
-  etag?: string;
-  bytes?: number;
-  content_type?: string;
+  etag?: string | undefined;
+  bytes?: number | undefined;
+  content_type?: string | undefined;
   model: string;
   schema_version: number;
   /** RFC 3339. */
   indexed_at: string;
   /** The record's own fields, namespaced so they never collide with ours. */
-  fields?: Record<string, unknown>;
+  fields?: Record<string, unknown> | undefined;
 }
 
 export type NamedVectors = Record<string, number[]>;

@@ -65,8 +65,8 @@ export interface EnsuredCollection {
 
 export interface StoreCallOptions {
   /** For error messages only. */
-  storeUrl?: string;
-  retry?: BackoffPolicy;
+  storeUrl?: string | undefined;
+  retry?: BackoffPolicy | undefined;
 }
 
 export function collectionVersionName(alias: string, version: number): string {

@@ -15,14 +15,14 @@ export interface UpserterOptions {
   /** Named in errors (the client keeps its own URL private). */
   storeUrl: string;
   /** Points per request (config UPSERT_BATCH_SIZE). */
-  batchSize?: number;
+  batchSize?: number | undefined;
   /** Requests in flight at once (config UPSERT_CONCURRENCY). */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** How long a partial batch waits for more points before it is sent anyway. */
-  lingerMs?: number;
-  retry?: BackoffPolicy;
+  lingerMs?: number | undefined;
+  retry?: BackoffPolicy | undefined;
   /** Called once per HTTP request attempt's outcome; for metrics and tests. */
-  onRequest?: (event: UpsertRequestEvent) => void;
+  onRequest?: ((event: UpsertRequestEvent) => void) | undefined;
 }
 
 export interface UpsertRequestEvent {

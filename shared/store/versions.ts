@@ -18,10 +18,10 @@ export interface StoredVersion {
 }
 
 export interface StoredVersionsOptions {
-  storeUrl?: string;
-  retry?: BackoffPolicy;
+  storeUrl?: string | undefined;
+  retry?: BackoffPolicy | undefined;
   /** Ids per retrieve request. */
-  chunkSize?: number;
+  chunkSize?: number | undefined;
 }
 
 const VERSION_KEYS = ['content_hash', 'model', 'source_root'];

@@ -120,7 +120,7 @@ export async function allPoints(client: QdrantClient, alias: string): Promise<St
   const out: StoredPoint[] = [];
   let offset: string | number | undefined | null = undefined;
   do {
-    const page: Awaited<ReturnType<QdrantClient['scroll']>> = await client.scroll(alias, { limit: 256, with_payload: true, with_vector: true, offset: offset ?? undefined });
+    const page: Awaited<ReturnType<QdrantClient['scroll']>> = await client.scroll(alias, { limit: 256, with_payload: true, with_vector: true, ...(offset !== undefined && offset !== null ? { offset } : {}) });
     for (const p of page.points) out.push({ id: String(p.id), payload: p.payload as unknown as PointPayload, vector: p.vector as Record<string, number[]> });
     offset = page.next_page_offset as string | number | null | undefined;
   } while (offset !== null && offset !== undefined);

@@ -23,7 +23,7 @@ function unit(dim: number): Float32Array {
   return new Float32Array(dim).fill(1 / Math.sqrt(dim));
 }
 
-function stubEncoder(opts: { hang?: boolean } = {}) {
+function stubEncoder(opts: { hang?: boolean | undefined } = {}) {
   const calls: string[] = [];
   const encoder = {
     model: { modelId: 'stub-model@test', isTestModel: true, embeddingDim: 1024 },

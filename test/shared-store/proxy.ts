@@ -67,7 +67,7 @@ export async function startProxy(target: string, port = 0): Promise<StoreProxy> 
     const upstream = await fetch(target + seen.url, {
       method: seen.method,
       headers: { 'content-type': req.headers['content-type'] ?? 'application/json' },
-      body: seen.method === 'GET' || seen.method === 'HEAD' ? undefined : seen.body,
+      body: seen.method === 'GET' || seen.method === 'HEAD' ? null : seen.body,
     });
     const body = await upstream.text();
     if (proxy.hold) await new Promise<void>((r) => releases.push(r));

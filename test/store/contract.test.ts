@@ -540,7 +540,7 @@ describe('scroll, order_by and count', () => {
     let offset: string | number | undefined | null = undefined;
     const offsets: Array<string | number | null | undefined> = [];
     do {
-      const page: { points: Array<{ id: string | number }>; next_page_offset?: string | number | null | Record<string, unknown> } = await client.scroll(name(), { limit: 10, offset: offset ?? undefined, with_payload: false });
+      const page: { points: Array<{ id: string | number }>; next_page_offset?: string | number | null | Record<string, unknown> } = await client.scroll(name(), { limit: 10, ...(offset !== undefined && offset !== null ? { offset } : {}), with_payload: false });
       seen.push(...ids(page.points));
       offset = (page.next_page_offset ?? null) as string | number | null;
       offsets.push(offset);

@@ -21,7 +21,7 @@ const body = (first: number, extra: Record<string, unknown> = {}) =>
   });
 
 async function send(store: EmbeddedStore, method: string, url: string, text?: string): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${store.url}${url}`, { method, headers: { 'content-type': 'application/json' }, body: text });
+  const res = await fetch(`${store.url}${url}`, { method, headers: { 'content-type': 'application/json' }, body: text ?? null });
   return { status: res.status, json: await res.json() };
 }
 

@@ -24,7 +24,7 @@ after(async () => {
 });
 
 async function call(method: string, url: string, body?: unknown): Promise<{ status: number; error: string }> {
-  const res = await fetch(`${store.url}${url}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${store.url}${url}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? null : JSON.stringify(body) });
   const json = (await res.json()) as { status?: { error?: string } | string };
   return { status: res.status, error: typeof json.status === 'object' ? (json.status.error ?? '') : '' };
 }

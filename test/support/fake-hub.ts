@@ -37,8 +37,8 @@ export interface FakeHubRequest {
   server: 'hub' | 'cdn';
   method: string;
   path: string;
-  range?: string;
-  authorization?: string;
+  range?: string | undefined;
+  authorization?: string | undefined;
   status: number;
 }
 
@@ -72,7 +72,7 @@ export async function startFakeHub(opts: {
   revision?: string;
   files: Record<string, FakeHubFile>;
   /** When set, the hub (not the CDN) answers 401 without `Authorization: Bearer <token>`. */
-  token?: string;
+  token?: string | undefined;
 }): Promise<FakeHub> {
   const revision = opts.revision ?? 'main';
   const commit = createHash('sha1').update(opts.repo + revision).digest('hex');

@@ -35,7 +35,7 @@ export interface S3rver {
   put(bucket: string, key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
   remove(bucket: string, key: string): Promise<void>;
   /** Present when started with `{ faults: true }`. */
-  faults?: S3Faults;
+  faults?: S3Faults | undefined;
   stop(): Promise<void>;
 }
 

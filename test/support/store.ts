@@ -27,7 +27,7 @@ export async function startTestStore(opts: { apiKey?: string } = {}): Promise<Te
   const external = process.env.QDRANT_URL;
   if (external) {
     const prefix = `t${randomBytes(4).toString('hex')}_`;
-    const client = new QdrantClient({ url: external, apiKey: process.env.QDRANT_API_KEY, checkCompatibility: false });
+    const client = new QdrantClient({ url: external, ...(process.env.QDRANT_API_KEY ? { apiKey: process.env.QDRANT_API_KEY } : {}), checkCompatibility: false });
     return {
       url: external,
       client,
@@ -44,7 +44,7 @@ export async function startTestStore(opts: { apiKey?: string } = {}): Promise<Te
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clipstream-store-'));
   const store = await startEmbeddedStore({ dataDir, port: 0, apiKey: opts.apiKey });
-  const client = new QdrantClient({ url: store.url, apiKey: opts.apiKey, checkCompatibility: false });
+  const client = new QdrantClient({ url: store.url, ...(opts.apiKey ? { apiKey: opts.apiKey } : {}), checkCompatibility: false });
   return {
     url: store.url,
     client,

@@ -39,30 +39,30 @@ import { workerReadiness } from '../../services/metrics/readiness.ts';
 
 export interface EmbedWorkerOptions {
   /** Which queues to consume (default both). */
-  modalities?: readonly Modality[];
+  modalities?: readonly Modality[] | undefined;
   /** Jobs in flight per queue (default WORKER_CONCURRENCY). */
-  concurrency?: number;
+  concurrency?: number | undefined;
   encoder: PipelineEncoder;
   store: PipelineStore;
   /** A connection to reuse (left open); default: a new one to REDIS_URL. */
-  redis?: Redis;
+  redis?: Redis | undefined;
   /** How long a job's lock lasts without renewal: a killed worker's jobs return after about this long. */
-  lockDurationMs?: number;
+  lockDurationMs?: number | undefined;
   /** How often stalled jobs are looked for. */
-  stalledIntervalMs?: number;
+  stalledIntervalMs?: number | undefined;
   /** Stalls a job survives before it fails. */
-  maxStalledCount?: number;
+  maxStalledCount?: number | undefined;
   /** Passed to `openPipeline` (image fetcher, upserter retry policy). */
-  pipeline?: Omit<OpenPipelineOptions, 'encoder' | 'store'>;
+  pipeline?: Omit<OpenPipelineOptions, 'encoder' | 'store'> | undefined;
   /**
    * One line per noteworthy event (start, retry, failure, shutdown). Lines about an item come
    * with its `run_id`, `job_id`, `item` and `collection`, and a `level` for failures and retries.
    */
-  log?: (line: string, fields?: { level?: 'debug' | 'info' | 'warn' | 'error'; run_id?: string; job_id?: string; item?: string; collection?: string; code?: string }) => void;
+  log?: ((line: string, fields?: { level?: 'debug' | 'info' | 'warn' | 'error'; run_id?: string; job_id?: string | undefined; item?: string; collection?: string; code?: string }) => void) | undefined;
   /** How long `close()` waits for jobs in flight (default WORKER_SHUTDOWN_GRACE_MS). */
-  shutdownGraceMs?: number;
+  shutdownGraceMs?: number | undefined;
   /** Where to record the pipeline's metrics (services/metrics/pipeline.ts); none when absent. Queue depth is the caller's (registerQueueMetrics). */
-  metrics?: Registry;
+  metrics?: Registry | undefined;
 }
 
 /** Whether `work` settled within `ms` (its outcome is not awaited beyond that). */

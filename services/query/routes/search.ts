@@ -11,7 +11,7 @@ import type { QuerySearcher } from '../search.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     /** The image file of a multipart search. */
-    queryImage?: Buffer;
+    queryImage?: Buffer | undefined;
   }
 }
 

@@ -54,9 +54,9 @@ interface SyncWaiter {
 
 export interface OpenOptions {
   /** A new collection: the log may not exist yet. Otherwise a missing log is damage. */
-  create?: boolean;
+  create?: boolean | undefined;
   /** For messages: the collection the log belongs to. */
-  collection?: string;
+  collection?: string | undefined;
 }
 
 export class PointLog {

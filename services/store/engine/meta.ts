@@ -64,7 +64,7 @@ function denseParams(vname: string, p: Body): VectorParamsJson {
 
 function sparseParams(p: Body | null | undefined): SparseParamsJson {
   const out = stripNulls(p ?? {}) as SparseParamsJson;
-  if (out.index) out.index = stripNulls(out.index as Body) as SparseParamsJson['index'];
+  if (out.index) out.index = stripNulls(out.index as Body) as NonNullable<SparseParamsJson['index']>;
   return out;
 }
 

@@ -28,7 +28,7 @@ export interface LostStretch {
   operationsAfter: number | null;
   operationsBefore: number | null;
   /** What an intact header at the start of the stretch, and its body's first bytes, claimed. */
-  damagedFrame?: { seq: number; bytes: number; kind?: string; operationId?: number; points?: number };
+  damagedFrame?: { seq: number; bytes: number; kind?: string | undefined; operationId?: number | undefined; points?: number | undefined };
 }
 
 export interface CollectionRepair {
@@ -75,7 +75,7 @@ interface SurveyedFrame {
   decodeError?: string;
 }
 
-export function repairStore(dataDir: string, opts: { dryRun?: boolean; now?: Date } = {}): RepairReport {
+export function repairStore(dataDir: string, opts: { dryRun?: boolean | undefined; now?: Date } = {}): RepairReport {
   const dir = path.resolve(dataDir);
   const root = path.join(dir, 'collections');
   if (!fs.existsSync(root)) throw new StoreError(400, `${dir} is not a store data directory (it has no collections/ folder)`);

@@ -23,13 +23,13 @@ export interface Route {
   /** Path segments; `*` captures one segment (URL-decoded) into params. */
   segments: string[];
   /** Answered without the api key (health probes only); every other route needs it. */
-  public?: boolean;
+  public?: boolean | undefined;
   /** How the result is sent: in Qdrant's envelope (default), as bare JSON (the root), or as text (probes, metrics). */
-  reply?: 'envelope' | 'bare' | 'text';
+  reply?: 'envelope' | 'bare' | 'text' | undefined;
   /** The body's schema (the engine validates against it); a route without one reads no body. */
-  schema?: string;
+  schema?: string | undefined;
   /** Bodies that carry stored vectors, parsed by json-body.ts into Float32Arrays. */
-  vectorBody?: boolean;
+  vectorBody?: boolean | undefined;
   handle(ctx: RouteContext): unknown;
 }
 

@@ -19,7 +19,7 @@ import { storeMetrics } from './metrics.ts';
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 export interface ServerOptions {
-  apiKey?: string;
+  apiKey?: string | undefined;
   /**
    * Threads that parse large write bodies (see parse-pool.ts); 0 parses on the main thread.
    * Default: none on one core, else one per core beyond the first, at least 2 and at most 4.
@@ -27,7 +27,7 @@ export interface ServerOptions {
    * lets the scheduler fill both cores while the main thread applies a batch (measured
    * ~20k vs ~18k points/s with one, 200k points, bench/store).
    */
-  parseThreads?: number;
+  parseThreads?: number | undefined;
 }
 
 interface Context {

@@ -25,7 +25,7 @@ export interface StubEncoder {
   release(): void;
 }
 
-export function stubEncoder(opts: { hang?: boolean } = {}): StubEncoder {
+export function stubEncoder(opts: { hang?: boolean | undefined } = {}): StubEncoder {
   const calls: string[] = [];
   const waiting: Array<() => void> = [];
   const vectors = () => ({ 64: unit(64), 256: unit(256), 1024: unit(1024) });
