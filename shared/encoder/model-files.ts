@@ -15,15 +15,14 @@
  * present is used as is, without asking the hub: a moving revision such as `main` is not re-checked
  * (`clipstream model fetch --force` downloads again).
  */
-import { isProcessAlive } from '../process.ts';
-import { sleep } from '../concurrency.ts';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config, ModelVariant } from '../config/index.ts';
 import { ClipstreamError, isClipstreamError } from '../errors.ts';
 import { downloadHubFile, headHubFile, type HubFileRef, type RemoteFileInfo } from './download.ts';
+import { acquireLock, missingFromCache, readManifest, statOrUndefined, writeManifest } from './model-cache.ts';
+import { loadFacts } from './model-config.ts';
 import type { BackoffPolicy } from '../retry.ts';
 import type { ImageProcessorSettings, ResolvedModel } from './types.ts';
 
@@ -42,19 +41,6 @@ export const HUB_SUPPORT_FILES = [
   'preprocessor_config.json',
   'config.json',
 ] as const;
-
-const MANIFEST_FILE = '.clipstream-manifest.json';
-const LOCK_FILE = '.clipstream.lock';
-const LOCK_STALE_MS = 120_000;
-const LOCK_REFRESH_MS = 30_000;
-const LOCK_POLL_MS = 500;
-
-const DEFAULT_IMAGE: ImageProcessorSettings = {
-  size: 512,
-  mean: [0.48145466, 0.4578275, 0.40821073],
-  std: [0.26862954, 0.26130258, 0.27577711],
-};
-const DEFAULT_EMBEDDING_DIM = 1024;
 
 /** The ONNX graph of a variant, as the hub repo names it. */
 export function variantOnnxPath(variant: ModelVariant): string {
@@ -112,106 +98,6 @@ export interface ResolvedModelFiles extends ResolvedModel {
   commit?: string | undefined;
 }
 
-interface Manifest {
-  repo: string;
-  revision: string;
-  commit?: string | undefined;
-  files: Record<string, { size: number; etag?: string | undefined; sha256?: string | undefined; fetchedAt: string }>;
-}
-
-async function statOrUndefined(p: string) {
-  try {
-    return await fs.stat(p);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-    throw err;
-  }
-}
-
-async function readJson(file: string, label: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    throw new ClipstreamError('MODEL_NOT_FOUND', `cannot read ${label}: ${(err as Error).message}`, { item: file, cause: err });
-  }
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
-    return value as Record<string, unknown>;
-  } catch (err) {
-    throw new ClipstreamError('MODEL_INVALID', `${label} is not valid JSON: ${(err as Error).message}`, { item: file });
-  }
-}
-
-function triple(value: unknown, field: string, file: string, positive: boolean): [number, number, number] {
-  const list = typeof value === 'number' ? [value, value, value] : value;
-  if (
-    !Array.isArray(list) ||
-    list.length !== 3 ||
-    !list.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0))
-  ) {
-    throw new ClipstreamError('MODEL_INVALID', `${field} must be three ${positive ? 'positive ' : ''}numbers, got ${JSON.stringify(value)}`, {
-      item: file,
-    });
-  }
-  return [list[0], list[1], list[2]] as [number, number, number];
-}
-
-function sideLength(value: unknown, field: string, file: string): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  let n: unknown = value;
-  if (typeof value === 'object') {
-    const v = value as Record<string, unknown>;
-    // Square input: a {height, width} pair must agree; `shortest_edge` is the crop side when no crop is given.
-    if (v.height !== undefined || v.width !== undefined) {
-      if (v.height !== v.width) {
-        throw new ClipstreamError('MODEL_INVALID', `${field} must be square, got ${JSON.stringify(value)}`, { item: file });
-      }
-      n = v.height;
-    } else {
-      n = v.shortest_edge;
-    }
-  }
-  if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) {
-    throw new ClipstreamError('MODEL_INVALID', `${field} must be a positive integer, got ${JSON.stringify(value)}`, { item: file });
-  }
-  return n;
-}
-
-/**
- * Image settings from `preprocessor_config.json`. jina-clip-v2 spells them `size` (a number),
- * `mean`, `std`; transformers' CLIP processors use `crop_size`/`size` objects, `image_mean`,
- * `image_std`. Absent keys take the jina-clip-v2 defaults.
- */
-export function parseImageSettings(json: Record<string, unknown>, file = 'preprocessor_config.json'): ImageProcessorSettings {
-  const size = sideLength(json.crop_size, 'crop_size', file) ?? sideLength(json.size, 'size', file) ?? DEFAULT_IMAGE.size;
-  const meanRaw = json.mean ?? json.image_mean;
-  const stdRaw = json.std ?? json.image_std;
-  return {
-    size,
-    mean: meanRaw === undefined || meanRaw === null ? DEFAULT_IMAGE.mean : triple(meanRaw, json.mean !== undefined ? 'mean' : 'image_mean', file, false),
-    std: stdRaw === undefined || stdRaw === null ? DEFAULT_IMAGE.std : triple(stdRaw, json.std !== undefined ? 'std' : 'image_std', file, true),
-  };
-}
-
-export interface ModelConfigFacts {
-  embeddingDim: number;
-  isTestModel: boolean;
-  /** `_name_or_path`, when the config records one. */
-  name?: string | undefined;
-}
-
-/** The few `config.json` facts the encoder needs. */
-export function parseModelConfig(json: Record<string, unknown>, file = 'config.json'): ModelConfigFacts {
-  const dim = json.projection_dim ?? DEFAULT_EMBEDDING_DIM;
-  if (typeof dim !== 'number' || !Number.isInteger(dim) || dim <= 0) {
-    throw new ClipstreamError('MODEL_INVALID', `projection_dim must be a positive integer, got ${JSON.stringify(dim)}`, { item: file });
-  }
-  const name = typeof json._name_or_path === 'string' && json._name_or_path.trim() !== '' ? json._name_or_path.trim() : undefined;
-  return { embeddingDim: dim, isTestModel: json.clipstream_test_model === true, name };
-}
-
 /** How to get the model onto a machine that cannot download it. */
 export function provideModelHint(model: Pick<ModelSettings, 'variant' | 'cacheDir' | 'repo' | 'revision'>): string {
   const onnx = variantOnnxFiles(model.variant).join(' + ');
@@ -220,15 +106,6 @@ export function provideModelHint(model: Pick<ModelSettings, 'variant' | 'cacheDi
     `and ${onnx} (as in the hub repo ${model.repo}), or run \`clipstream model fetch --variant ${model.variant}\` on a machine ` +
     `with network and copy ${repoCacheDir(model)} over (it works as MODEL_DIR too). ${LICENCE_NOTE}`
   );
-}
-
-async function loadFacts(dir: string): Promise<{ image: ImageProcessorSettings; config: ModelConfigFacts }> {
-  const preFile = path.join(dir, 'preprocessor_config.json');
-  const cfgFile = path.join(dir, 'config.json');
-  return {
-    image: parseImageSettings(await readJson(preFile, 'preprocessor_config.json'), preFile),
-    config: parseModelConfig(await readJson(cfgFile, 'config.json'), cfgFile),
-  };
 }
 
 async function describeFiles(dir: string, rel: string[]): Promise<ModelFile[]> {
@@ -295,75 +172,6 @@ async function resolveLocalDir(model: ModelSettings): Promise<ResolvedModelFiles
 
 function hubFiles(variant: ModelVariant): string[] {
   return [...variantOnnxFiles(variant), ...HUB_SUPPORT_FILES];
-}
-
-async function readManifest(dir: string, model: ModelSettings): Promise<Manifest> {
-  try {
-    const m = JSON.parse(await fs.readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
-    if (m && typeof m.files === 'object' && m.repo === model.repo && m.revision === model.revision) return m;
-  } catch {
-    // absent or unreadable: the files on disk are still trusted (they only land there complete)
-  }
-  return { repo: model.repo, revision: model.revision, files: {} };
-}
-
-async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
-  const tmp = path.join(dir, `${MANIFEST_FILE}.${process.pid}.tmp`);
-  await fs.writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n');
-  await fs.rename(tmp, path.join(dir, MANIFEST_FILE));
-}
-
-/** Files of the list not (validly) in the cache folder. */
-async function missingFromCache(dir: string, files: string[], manifest: Manifest): Promise<string[]> {
-  const missing: string[] = [];
-  for (const f of files) {
-    const st = await statOrUndefined(path.join(dir, f));
-    const recorded = manifest.files[f];
-    if (!st?.isFile() || (recorded && recorded.size !== st.size)) missing.push(f);
-  }
-  return missing;
-}
-
-
-/**
- * One downloader per cache folder: workers starting together on an empty cache would otherwise
- * append to the same `.incomplete` file. The holder refreshes the lock's mtime, so a lock left
- * by a crashed process (dead pid here, or silent for LOCK_STALE_MS) is taken over.
- */
-async function acquireLock(dir: string, signal?: AbortSignal): Promise<() => Promise<void>> {
-  const lockPath = path.join(dir, LOCK_FILE);
-  const body = JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() });
-  for (;;) {
-    try {
-      await fs.writeFile(lockPath, body, { flag: 'wx' });
-      const refresh = setInterval(() => {
-        const now = new Date();
-        fs.utimes(lockPath, now, now).catch(() => undefined);
-      }, LOCK_REFRESH_MS);
-      refresh.unref();
-      return async () => {
-        clearInterval(refresh);
-        await fs.rm(lockPath, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let stale: boolean;
-    try {
-      const [text, st] = await Promise.all([fs.readFile(lockPath, 'utf8'), fs.stat(lockPath)]);
-      const holder = JSON.parse(text) as { pid?: number; host?: string };
-      stale =
-        Date.now() - st.mtimeMs > LOCK_STALE_MS ||
-        (holder.host === os.hostname() && typeof holder.pid === 'number' && holder.pid !== process.pid && !isProcessAlive(holder.pid));
-    } catch {
-      stale = true; // vanished or half-written; try again at once
-    }
-    if (stale) {
-      await fs.rm(lockPath, { force: true });
-      continue;
-    }
-    await sleep(LOCK_POLL_MS, signal);
-  }
 }
 
 async function resolvedFromCache(

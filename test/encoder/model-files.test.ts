@@ -11,13 +11,12 @@ import { isClipstreamError } from '../../shared/errors.ts';
 import {
   bundledTestModelDir,
   inspectModel,
-  parseImageSettings,
-  parseModelConfig,
   repoCacheDir,
   resolveModel,
   type DownloadProgress,
   type ModelSettings,
 } from '../../shared/encoder/model-files.ts';
+import { parseImageSettings, parseModelConfig } from '../../shared/encoder/model-config.ts';
 import { startFakeHub, type FakeHub, type FakeHubFile } from '../support/fake-hub.ts';
 
 const REPO = 'test-org/tiny-clip';
