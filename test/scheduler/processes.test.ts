@@ -143,7 +143,12 @@ test('embedded: a schedule added with the CLI runs inside clipstream serve, into
       assert.equal(run.outcome, 'succeeded', run.error);
       assert.equal(run.mode, 'embedded');
       assert.equal(run.sync?.added, 3);
-      const [view] = await state.schedules.list();
+      // serve records the schedule's last firing just after the run's own record: poll for it.
+      let view: ScheduleView | undefined;
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+        [view] = await state.schedules.list();
+        if (view?.last?.runId === run.id) break;
+      }
       assert.equal(view?.last?.runId, run.id);
       assert.equal(view?.last?.outcome, 'succeeded');
       assert.ok(view?.next && Date.parse(view.next) - Date.parse(run.startedAt) > 59 * 60_000, 'next in about an hour');
