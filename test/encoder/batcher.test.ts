@@ -58,13 +58,19 @@ test('in-flight items are bounded: extra submits wait for room', async () => {
 
 test('requests arriving during a running batch form the next batch', async () => {
   const sizes: number[] = [];
+  // The first batch signals that it runs and is held until the rest have been submitted.
+  let firstRunning!: () => void; // assigned by the Promise executor below, which runs at once
+  const running = new Promise<void>((r) => (firstRunning = r));
+  let release!: () => void; // likewise
+  const held = new Promise<void>((r) => (release = r));
   const b = new MicroBatcher<number, number>({
     name: 't', maxBatchSize: 16, maxWaitMs: 1, maxInFlight: 100,
-    run: async (xs) => { sizes.push(xs.length); await sleep(20); return xs; },
+    run: async (xs) => { sizes.push(xs.length); firstRunning(); await held; return xs; },
   });
   const first = b.submit(0);
-  await sleep(5); // first batch is running now
+  await running;
   const rest = Array.from({ length: 10 }, (_, i) => b.submit(i + 1));
+  release();
   await Promise.all([first, ...rest]);
   assert.deepEqual(sizes, [1, 10]);
 });

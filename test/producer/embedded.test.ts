@@ -141,7 +141,9 @@ test('read-ahead lists up to its limit before the consumer pulls, then resumes',
     }
   }
   const ra = new ReadAhead(source(), 5);
-  await new Promise((r) => setTimeout(r, 10));
+  // Let the read-ahead run until it has filled its window, then some more turns to see it stop there.
+  for (let turns = 0; read < 5 && turns < 10_000; turns++) await new Promise((r) => setImmediate(r));
+  for (let turns = 0; turns < 50; turns++) await new Promise((r) => setImmediate(r));
   assert.equal(read, 5);
   const got: number[] = [];
   for await (const x of ra) got.push(x);

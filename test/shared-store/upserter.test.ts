@@ -89,7 +89,8 @@ test('transient failures are retried: a store that is unreachable, then comes up
   const url = `http://127.0.0.1:${port}`;
   const up = new BatchUpserter(client(url), { collection: c, storeUrl: url, batchSize: 4, retry: fastRetry });
   const stored = Promise.all(points(300, 4).map((p) => up.add(p)));
-  await new Promise((r) => setTimeout(r, 150));
+  // The store comes up once the upserter has met it down at least once.
+  while (up.stats.retries < 1) await new Promise((r) => setTimeout(r, 5));
   const proxy = await startProxy(store.url, port);
   try {
     await stored;

@@ -53,6 +53,7 @@ describe('persistence', () => {
     const acks = { small: 0, large: 0, noWait: 0 };
     let nextId = 1;
     let killed = false;
+    let writerFailure: unknown;
     // Small bodies are parsed on the main thread, large ones (>256 KB) on a parse thread;
     // wait=false is acknowledged once the OS has the bytes, which must survive the kill too.
     const writer = async (batch: number, wait: boolean, kind: keyof typeof acks) => {
@@ -64,14 +65,19 @@ describe('persistence', () => {
             acknowledged.push(...ids);
             acks[kind]++;
           }
-        } catch {
-          return; // the process died under this request: not acknowledged
+        } catch (err) {
+          // After the kill a failed request is expected (not acknowledged); before it, it is the regression under test.
+          if (!killed) writerFailure = err;
+          return;
         }
       }
     };
     assert.ok(JSON.stringify({ points: Array.from({ length: 800 }, (_, i) => pointFor(i + 1e5)) }).length > 256 * 1024);
     const writers = [writer(25, true, 'small'), writer(25, true, 'small'), writer(800, true, 'large'), writer(25, false, 'noWait')];
-    while (acknowledged.length < 600 || acks.large < 2 || acks.noWait < 2) await new Promise((r) => setTimeout(r, 5));
+    while (acknowledged.length < 600 || acks.large < 2 || acks.noWait < 2) {
+      if (writerFailure) throw writerFailure;
+      await new Promise((r) => setTimeout(r, 5));
+    }
     killed = true;
     const ackedBeforeKill = acknowledged.length;
     first.child.kill('SIGKILL');
