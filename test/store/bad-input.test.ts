@@ -98,6 +98,12 @@ describe('bad input', () => {
   });
 
   it('leaves the collection unchanged after refused writes', async () => {
+    // Its own refused writes, so the check does not depend on the tests above having run.
+    await refused(client.upsert(coll, { wait: true, points: [{ id: 2, vector: { mrl_64: new Array(63).fill(0.5) } }] }), 400, /64/);
+    await refused(client.upsert(coll, { wait: true, points: [{ id: 3, vector: { nope: new Array(64).fill(0.5) } }] }), 400, /nope/);
+    await refused(client.setPayload(coll, { wait: true, points: [778], payload: { a: 1 } }), 404, /778/);
     assert.equal((await client.count(coll, {})).count, 1);
+    const [p] = await client.retrieve(coll, { ids: [1], with_payload: true });
+    assert.deepEqual(p?.payload ?? {}, {});
   });
 });
