@@ -3,7 +3,7 @@
 // Arguments narrow the run to files whose path contains one of them: `npm test -- store encoder`.
 // The whole run (no arguments) first checks what the build enforces — types, lint, the
 // dependency rules and dead code (`npm run check`) — and fails without running a test if any does.
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -14,18 +14,24 @@ function walk(dir) {
     return p.endsWith('.test.ts') ? [p] : [];
   });
 }
-const filters = process.argv.slice(2);
+// `--coverage` (npm run coverage): Node's built-in coverage, written as coverage/lcov.info.
+const coverage = process.argv.includes('--coverage');
+const filters = process.argv.slice(2).filter((a) => a !== '--coverage');
 const files = walk('test').sort().filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
-if (filters.length === 0) {
+if (filters.length === 0 && !coverage) {
   const check = spawnSync('npm', ['run', '-s', 'check'], { stdio: 'inherit' });
   if (check.status !== 0) {
     console.error('npm test: `npm run check` failed (tsc, lint, deps or knip); no tests run');
     process.exit(check.status ?? 1);
   }
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=600000', ...files], { stdio: 'inherit' });
+const coverageArgs = coverage
+  ? ['--enable-source-maps', '--experimental-test-coverage', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=lcov', '--test-reporter-destination=coverage/lcov.info']
+  : [];
+if (coverage) mkdirSync('coverage', { recursive: true });
+const r = spawnSync(process.execPath, ['--import', 'tsx', ...coverageArgs, '--test', '--test-concurrency=1', '--test-timeout=600000', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
