@@ -38,7 +38,7 @@ export async function connectStore(config: Config, opts: ConnectOptions = {}): P
   }
   // Loaded only in embedded mode: a deployment against real Qdrant never pulls in the engine.
   const { startEmbeddedStore } = await import('./store/index.ts');
-  const store = await startEmbeddedStore({ dataDir: path.join(config.store.dataDir, 'store'), host: '127.0.0.1', port: 0 });
+  const store = await startEmbeddedStore({ dataDir: path.join(config.store.dataDir, 'store'), host: '127.0.0.1', port: 0, parseThreads: config.store.parseThreads });
   const client = new QdrantClient({ url: store.url, timeout: config.store.timeoutMs, checkCompatibility: false });
   return { client, url: store.url, embedded: true, close: () => store.close() };
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- ingest [--heavy N] [--images N] [--texts N] [--rounds N] [--model DIR]`
+ * `npm run bench -- ingest [--heavy N] [--images N] [--texts N] [--rounds N] [--model DIR] [--port N]`
  *
  * End-to-end ingest throughput against what the encoder alone does with the same items, on one
  * model in one run: `e2e_items_per_s` through the embedded runner and through the distributed
@@ -12,8 +12,9 @@
  * interleaved rounds.
  *
  * The encoder runs on its own thread, as in `clipstream ingest` and `clipstream worker`.
- * Needs Redis for the distributed figures (REDIS_URL, default redis://127.0.0.1:6379; a unique
- * key prefix, deleted afterwards). The store is the embedded one, in this process.
+ * Needs Redis for the distributed figures (REDIS_URL through the config module; unset, database 15
+ * of redis://127.0.0.1:6379, away from the default database 0; a unique key prefix, deleted
+ * afterwards). The store is the embedded one, in this process, on `--port` (default 0: any free port).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -135,6 +136,7 @@ export async function main(args: string[]): Promise<void> {
       texts: { type: 'string', default: '128' },
       model: { type: 'string' },
       rounds: { type: 'string', default: '3' },
+      port: { type: 'string', default: '0' },
     },
   });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'clipstream-bench-ingest-'));
@@ -144,13 +146,13 @@ export async function main(args: string[]): Promise<void> {
     modelDir = path.join(work, 'model');
     await generateTestModel({ outDir: modelDir, heavy });
   }
-  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const redisUrl = loadConfig().queue.redisUrl ?? 'redis://127.0.0.1:6379/15';
   const prefix = `bench-ingest-${process.pid}`;
   const base = loadConfig({ ...process.env, MODEL_DIR: modelDir, DATA_DIR: path.join(work, 'data'), REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, QDRANT_URL: undefined });
   const withCollection = (c: Config, name: string): Config => ({ ...c, store: { ...c.store, collection: name } });
   const cat = await makeCatalogue(path.join(work, 'catalogue'), Number(values.images), Number(values.texts));
   const items = cat.images.length + cat.texts.length;
-  const store = await startEmbeddedStore({ dataDir: path.join(work, 'store'), port: 0 });
+  const store = await startEmbeddedStore({ dataDir: path.join(work, 'store'), port: Number(values.port) });
   const storeRef = { client: new QdrantClient({ url: store.url, checkCompatibility: false }), url: store.url };
   // The encoder as `clipstream ingest`/`worker` run it: on its own thread. The baseline uses the
   // same encoder with every item submitted at once (no I/O at all): the best it can do.

@@ -2,7 +2,7 @@
  * `npm run bench -- store [--points 200000] [--queries 500] [--warmup 20] [--batch 256]
  *                         [--concurrency 4] [--client-points N (default: --points; 0 skips)]
  *                         [--sparse 1 (0 skips the sparse/hybrid figures)] [--sparse-queries 200] [--sparse-terms 30]
- *                         [--query-terms 4] [--zipf 1.0]`
+ *                         [--query-terms 4] [--zipf 1.0] [--port 0 (the store's port; the JS-client store takes the next)]`
  *
  * Synthetic Matryoshka-like data: C cluster centres with per-dimension std s_j = (j+1)^-0.5
  * (variance falls with the dimension index, as in an MRL-trained embedding, whose leading dims
@@ -35,6 +35,7 @@
  * The embedded store runs in child processes; with QDRANT_URL set the same run targets that
  * server instead (RSS and CPU then not measured).
  */
+import { loadConfig } from '../../shared/config/index.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -83,10 +84,12 @@ interface Args {
   sparseTerms: number;
   queryTerms: number;
   zipf: number;
+  /** The embedded store's port (0: any free one); the JS-client figure's store listens on the next. */
+  port: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { points: 200_000, queries: 500, warmup: 20, k: 10, batch: 256, concurrency: 4, clientPoints: -1, clusters: 1000, sigma: 0.5, tau: 0.5, calibSamples: 100, target: 0.99, seed: 1, sparse: 1, sparseQueries: 200, sparseTerms: SPARSE_DEFAULTS.terms, queryTerms: SPARSE_DEFAULTS.queryTerms, zipf: SPARSE_DEFAULTS.zipf };
+  const a: Args = { points: 200_000, queries: 500, warmup: 20, k: 10, batch: 256, concurrency: 4, clientPoints: -1, clusters: 1000, sigma: 0.5, tau: 0.5, calibSamples: 100, target: 0.99, seed: 1, sparse: 1, sparseQueries: 200, sparseTerms: SPARSE_DEFAULTS.terms, queryTerms: SPARSE_DEFAULTS.queryTerms, zipf: SPARSE_DEFAULTS.zipf, port: 0 };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i]!.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof Args;
     const value = Number(argv[++i]);
@@ -109,11 +112,12 @@ interface StoreUnderTest {
   close(): Promise<void>;
 }
 
-async function startStore(): Promise<StoreUnderTest> {
-  if (process.env.QDRANT_URL) return { url: process.env.QDRANT_URL, memoryUsage: async () => undefined, close: async () => {} };
+async function startStore(port: number): Promise<StoreUnderTest> {
+  const qdrantUrl = loadConfig().store.qdrantUrl;
+  if (qdrantUrl) return { url: qdrantUrl, memoryUsage: async () => undefined, close: async () => {} };
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'clipstream-bench-store-'));
   const server = path.join(path.dirname(fileURLToPath(import.meta.url)), 'server.ts');
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', server, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', server, dataDir, String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const replies: ((line: string) => void)[] = [];
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
@@ -278,7 +282,7 @@ export async function main(argv: string[]): Promise<void> {
     // process still needs the generated vectors; they are dropped before the store's figure)
     let clientLine: { rate: number; seconds: number; requests: number; retries: number; cpu: number } | undefined;
     if (args.clientPoints > 0) {
-      const storeB = await startStore();
+      const storeB = await startStore(args.port > 0 ? args.port + 1 : 0);
       const clientB = new QdrantClient({ url: storeB.url, timeout: 600_000, checkCompatibility: false });
       clients.push([clientB, storeB]);
       const aliasB = `${alias}_js`;
@@ -323,7 +327,7 @@ export async function main(argv: string[]): Promise<void> {
     const parseRate = parsePoints / ((performance.now() - t) / 1000);
     log(`baselines: JSON.parse ${Math.round(parseRate)} points/s, JSON.stringify ${Math.round(plainStringifyRate)} (unrounded) / ${Math.round(compactStringifyRate)} (adapter) points/s`);
 
-    const store = await startStore();
+    const store = await startStore(args.port);
     const client = new QdrantClient({ url: store.url, timeout: 600_000, checkCompatibility: false });
     clients.push([client, store]);
     const { collection } = await ensureCollection(client, { alias, dims: DIMS, model: MODEL }, { storeUrl: store.url });
@@ -397,7 +401,7 @@ export async function main(argv: string[]): Promise<void> {
       points: args.points,
       cpus: os.cpus().length,
       data: `clusters=${args.clusters} std_j=(j+1)^-0.5 sigma=${args.sigma} tau=${args.tau} (held-out perturbed points)`,
-      store: process.env.QDRANT_URL ? 'qdrant' : 'embedded',
+      store: loadConfig().store.qdrantUrl ? 'qdrant' : 'embedded',
     };
     const queryCommon = { ...common, queries: measured.length, warmup_queries: args.warmup, sequential: true, stage_limits: stageLimits };
     report({ suite: SUITE, metric: `c2f_recall_at_${args.k}`, value: recall, unit: 'ratio', baseline: 'exact_1024d_scan', ratio: recall, goal: '>= 0.99', recall_at_default_400_100: round(defaultRecallSum / measured.length, 4), calibration_recall_on_stored_points: round(calibration.chosen.recall, 4), ...queryCommon });

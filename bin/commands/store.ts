@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ClipstreamError } from '../../shared/errors.ts';
 import { startEmbeddedStore } from '../../services/store/index.ts';
+import { loadConfig } from '../../shared/config/index.ts';
 import { StoreCorruptionError } from '../../services/store/engine/errors.ts';
 import { describeRepair, repairStore } from '../../services/store/engine/repair.ts';
 import { config } from '../../shared/config/index.ts';
@@ -29,7 +30,7 @@ export function register(program: Command): void {
       }
       let running;
       try {
-        running = await startEmbeddedStore({ dataDir: opts.data, host: opts.host, port, apiKey: opts.apiKey });
+        running = await startEmbeddedStore({ dataDir: opts.data, host: opts.host, port, apiKey: opts.apiKey, parseThreads: loadConfig().store.parseThreads });
       } catch (err) {
         // A damaged file says what and where itself; the repair hint is part of it.
         if (err instanceof StoreCorruptionError) throw new ClipstreamError('STORE_UNAVAILABLE', err.detail, { cause: err });

@@ -86,6 +86,7 @@ const envSchema = z.object({
   UPSERT_BATCH_SIZE: int(1, 10_000).default(128),
   UPSERT_CONCURRENCY: int(1, 64).default(3),
   PAYLOAD_INDEXES: payloadIndexList.optional(),
+  STORE_PARSE_THREADS: optionalString.pipe(z.string().regex(/^\d{1,2}$/, 'expected a thread count').transform(Number).pipe(z.number().int().min(0).max(64)).optional()),
   // Runs (sync, schedules, rebuilds)
   RUN_LEASE_MS: int(1000, 86_400_000).default(60_000),
   SYNC_MAX_DELETE_SHARE: z.coerce.number().min(0).max(1).default(0.2),
@@ -178,6 +179,8 @@ export interface Config {
     upsertConcurrency: number;
     /** Extra payload indexes (besides clipstream's own), e.g. `fields.brand` or `fields.price:float`. */
     payloadIndexes: { field: string; type: PayloadIndexType }[];
+    /** The embedded store's JSON parse threads (0: parse on the main thread); unset: picked from the core count. */
+    parseThreads?: number | undefined;
   };
   queue: {
     redisUrl?: string | undefined;
@@ -294,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       upsertBatchSize: e.UPSERT_BATCH_SIZE,
       upsertConcurrency: e.UPSERT_CONCURRENCY,
       payloadIndexes: e.PAYLOAD_INDEXES ?? [],
+      parseThreads: e.STORE_PARSE_THREADS,
     },
     runs: { leaseMs: e.RUN_LEASE_MS, maxDeleteShare: e.SYNC_MAX_DELETE_SHARE, keepVersions: e.REBUILD_KEEP_VERSIONS, schedulePollMs: e.SCHEDULE_POLL_MS },
     queue: {
