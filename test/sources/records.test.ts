@@ -4,7 +4,8 @@ import { createReadStream, mkdtempSync, statSync, writeFileSync, rmSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { canonicalJson, datasetFromName, readRecords, readRecordsFile, recordVersion, type RecordOutcome } from '../../shared/sources/records.ts';
+import { datasetFromName, readRecords, readRecordsFile, type RecordOutcome } from '../../shared/sources/records.ts';
+import { canonicalJson, recordVersion } from '../../shared/sources/record-fields.ts';
 import { splitLines } from '../../shared/sources/lines.ts';
 import { isClipstreamError } from '../../shared/errors.ts';
 
