@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'coverage/', 'models/', 'infra/', 'examples/', 'appendonlydir/', 'docs/', '**/*.d.ts'] },
+  { ignores: ['node_modules/', 'coverage/', '.stryker-tmp/', 'reports/', 'models/', 'infra/', 'examples/', 'appendonlydir/', 'docs/', '**/*.d.ts'] },
   {
     files: ['**/*.ts'],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],

@@ -110,3 +110,32 @@ test('an abort during the wait stops the retrying with the abort reason', async 
   await assert.rejects(retry(async () => { calls++; return 1; }, { policy, retryable: () => true, signal: controller.signal }), (e) => e === reason);
   assert.equal(calls, 1);
 });
+
+test('a failure thrown while the signal aborts gives the abort reason, not the failure', async () => {
+  const controller = new AbortController();
+  const reason = new Error('stopping');
+  await assert.rejects(
+    retry(async () => { controller.abort(reason); throw new Flaky('the request was cut'); }, { policy, retryable: () => true, signal: controller.signal }),
+    (e) => e === reason,
+  );
+});
+
+test('exhausted gets the attempts and the time spent; the log names a nameless operation "operation"', async () => {
+  const lines: string[] = [];
+  const delays: number[] = [];
+  let elapsed = -1;
+  await assert.rejects(
+    retry(async () => { throw new Flaky('x'); }, {
+      policy: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
+      retryable: () => true,
+      retryAfterMs: () => undefined,
+      onRetry: (e) => delays.push(e.delayMs),
+      log: { warn: (_fields, message) => lines.push(message) },
+      exhausted: (err, _attempts, ms) => ((elapsed = ms), err),
+    }),
+    Flaky,
+  );
+  assert.ok(elapsed >= 0 && elapsed < 60_000, `elapsed ${elapsed} ms`);
+  assert.ok(delays.every((d) => Number.isFinite(d)) && delays.length === 1, String(delays));
+  assert.match(lines[0] ?? '', /^operation failed \(attempt 1 of 2\), retrying in \d+ ms$/);
+});
