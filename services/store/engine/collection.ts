@@ -12,6 +12,7 @@ import type { PointId } from './ids.ts';
 import { parseIndexSchema } from './indexes.ts';
 import { checkCollectionMeta, readJsonFile, writeJsonDurably } from './json-file.ts';
 import { CollectionLog, type UpdateResult, type WriteOptions } from './durability.ts';
+import { VectorIndexes } from './ann/vector-indexes.ts';
 import { configInfo, withoutVectorName, withVectorName, type CollectionMeta } from './meta.ts';
 import * as ops from './operations.ts';
 import type { Payload, PayloadSelector } from './payload.ts';
@@ -31,12 +32,15 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
   readonly dir: string;
   meta: CollectionMeta;
   readonly state: PointState;
+  /** ANN indexes of the dense vectors (made before the replay, which fills them). */
+  readonly ann: VectorIndexes;
   private log!: CollectionLog;
 
   private constructor(dir: string, meta: CollectionMeta) {
     this.dir = dir;
     this.meta = meta;
     this.state = new PointState(meta);
+    this.ann = new VectorIndexes(dir, this.state, meta);
   }
 
   static create(dir: string, meta: CollectionMeta): Collection {
@@ -51,7 +55,13 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
       "It holds the collection's vector configuration: restore it from a backup (the points are in the log beside it)",
     );
     const c = new Collection(dir, meta);
-    c.log = new CollectionLog(dir, c.state, meta.name, opts);
+    try {
+      c.log = new CollectionLog(dir, c.state, meta.name, opts);
+    } catch (err) {
+      c.ann.close();
+      throw err;
+    }
+    c.ann.open();
     return c;
   }
 
@@ -64,11 +74,13 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
   }
 
   close(): Promise<void> {
+    this.ann.close();
     return this.log.close();
   }
 
   /** Deletes the collection's files (the caller has unregistered it). */
   destroy(): void {
+    this.ann.close();
     this.log.abandon();
   }
 
@@ -236,6 +248,7 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
 
   updateMeta(update: (meta: CollectionMeta) => CollectionMeta): void {
     this.saveMeta(update(this.meta));
+    this.ann.reconfigure(this.meta);
   }
 
   /**
@@ -249,6 +262,7 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     this.saveMeta(next);
     const dense = next.vectors[name];
     this.state.addVector(name, dense ? new VectorColumn(dense.size, dense.distance) : new SparseVectors(next.sparse_vectors![name]!));
+    this.ann.reconfigure(next);
   }
 
   /**
@@ -261,6 +275,7 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     while (!this.log.idle) await this.log.whenIdle();
     this.saveMeta(next);
     this.state.dropVector(name);
+    this.ann.reconfigure(next);
     await this.log.compactWhenIdle();
   }
 
@@ -276,17 +291,19 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
   }
 
   info(): Record<string, unknown> {
+    // As Qdrant counts: vectors in an ANN index (a vector without one counts all it holds).
     let indexed = 0;
-    for (const storage of this.state.vectors.values()) indexed += storage.count;
+    for (const [name, storage] of this.state.vectors) indexed += this.ann.get(name)?.indexed ?? storage.count;
     const payloadSchema: Record<string, unknown> = {};
     for (const [key, index] of this.state.indexes) payloadSchema[key] = index.info();
     const problem = this.log.problem;
     const warning = this.log.warning;
     return {
       // Red while writes fail: what failed and that writes are retried, in Qdrant's fields.
-      status: problem ? 'red' : 'green',
+      // Yellow while the optimiser folds points into an index, as Qdrant reports it.
+      status: problem ? 'red' : this.ann.optimizing ? 'yellow' : 'green',
       optimizer_status: problem ? { error: problem } : 'ok',
-      ...(warning ? { warnings: [{ message: warning }] } : {}),
+      ...(warning || this.ann.problem ? { warnings: [warning, this.ann.problem].filter((m) => m !== null).map((message) => ({ message })) } : {}),
       indexed_vectors_count: indexed,
       points_count: this.liveCount,
       segments_count: 1,

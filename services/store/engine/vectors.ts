@@ -14,6 +14,12 @@ export const CHUNK_SLOTS = 1 << CHUNK_BITS;
 const CHUNK_MASK = CHUNK_SLOTS - 1;
 const FIRST_CHUNK_SLOTS = 16;
 
+/** Told of every change to a column's values (the ANN index keeps its appendable part so). */
+export interface ColumnObserver {
+  written(slot: number): void;
+  cleared(slot: number): void;
+}
+
 /** Cosine and Dot rank by similarity (higher first); Euclid and Manhattan by distance (lower first). */
 export function higherIsBetter(distance: Distance): boolean {
   return distance === 'Cosine' || distance === 'Dot';
@@ -27,6 +33,8 @@ export class VectorColumn implements VectorStorage {
   /** 1 where the slot holds a vector of this name; 0 for empty, deleted or vector-less slots. */
   present: Uint8Array = new Uint8Array(FIRST_CHUNK_SLOTS);
   count = 0;
+  /** The vector's ANN index (ann/dense-index.ts), when it has one. */
+  observer: ColumnObserver | null = null;
   private firstChunkSlots = 0;
 
   constructor(dim: number, distance: Distance) {
@@ -72,12 +80,14 @@ export class VectorColumn implements VectorStorage {
       this.present[slot] = 1;
       this.count++;
     }
+    this.observer?.written(slot);
   }
 
   clear(slot: number): void {
     if (slot < this.present.length && this.present[slot] === 1) {
       this.present[slot] = 0;
       this.count--;
+      this.observer?.cleared(slot);
     }
   }
 
