@@ -34,6 +34,8 @@ const FOLD_MAX = 131_072;
 const VACUUM_SHARE = 0.2;
 /** … and at least this many (vacuum_min_vector_number). */
 const VACUUM_MIN = 1000;
+/** Extra beam for a filtered search (post-filtering loses the matches HNSW ranks deeper). */
+const FILTER_MARGIN = 2;
 
 export interface IndexSearch {
   k: number;
@@ -348,7 +350,10 @@ export class DenseIndex implements ColumnObserver {
     const rescore = !quantised || (s.rescore ?? this.params.defaultRescore);
     const over = quantised ? Math.max(1, s.oversampling ?? this.params.defaultOversampling) : 1;
     const lim = s.threshold;
-    let want = Math.ceil(Math.max(s.k * over, s.ef ?? this.params.efConstruct) / Math.max(s.selectivity, 1e-6));
+    // A filter keeps about `selectivity` of what the beam finds: widened by its inverse, and by
+    // FILTER_MARGIN more, as the filtered top k then come from deeper in the beam.
+    const beam = Math.max(s.k * over, s.ef ?? this.params.efConstruct);
+    let want = s.pred === null ? beam : Math.ceil((FILTER_MARGIN * beam) / Math.max(s.selectivity, 1e-6));
     let heap = new TopK(s.k, higher);
     for (;;) {
       if (want > this.viewSize) want = this.viewSize;
