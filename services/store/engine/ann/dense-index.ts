@@ -34,6 +34,12 @@ const FOLD_MAX = 131_072;
 const VACUUM_SHARE = 0.2;
 /** … and at least this many (vacuum_min_vector_number). */
 const VACUUM_MIN = 1000;
+/**
+ * Once an index exists, a remainder below the threshold is folded in after this long without
+ * writes: a quiet collection is then searched through its index alone (Qdrant would leave it in
+ * its plain segment, whose scan is SIMD; ours is JavaScript).
+ */
+const QUIET_MS = 1000;
 /** Extra beam for a filtered search (post-filtering loses the matches HNSW ranks deeper). */
 const FILTER_MARGIN = 2;
 
@@ -72,6 +78,8 @@ export class DenseIndex implements ColumnObserver {
   private keysFile: KeysFile | null = null;
   private folding = false;
   private scheduled = false;
+  private quietTimer: NodeJS.Timeout | null = null;
+  private lastWrite = 0;
   private ready = false;
   private closed = false;
   /** The last fold failure (the index keeps serving; the next fold retries). */
@@ -95,6 +103,7 @@ export class DenseIndex implements ColumnObserver {
     this.stamps[slot] = this.slots.versions[slot] ?? 0;
     this.unmap(slot);
     this.pending.add(slot);
+    this.lastWrite = Date.now();
     this.schedule();
   }
 
@@ -103,6 +112,7 @@ export class DenseIndex implements ColumnObserver {
     this.gens[slot]!++;
     this.unmap(slot);
     this.pending.delete(slot);
+    this.lastWrite = Date.now();
     this.schedule();
   }
 
@@ -199,27 +209,38 @@ export class DenseIndex implements ColumnObserver {
 
   /** Work the optimiser has to do now (collection status yellow). */
   get optimizing(): boolean {
-    return this.folding || this.due();
+    return this.folding || this.due(true);
   }
 
-  private due(): boolean {
+  /** A fold is due: the appendable part reached the threshold, tombstones want vacuuming, or (quiet) a remainder waits beside an index. */
+  private due(quiet = false): boolean {
     if (!this.ready || this.closed) return false;
     const p = this.params;
-    if (p.indexingBytes > 0 && this.pending.size * p.dim * 4 >= p.indexingBytes) return true;
-    return this.stale.length >= VACUUM_MIN && this.stale.length > VACUUM_SHARE * this.viewSize;
+    if (p.indexingBytes <= 0) return false;
+    if (this.pending.size * p.dim * 4 >= p.indexingBytes) return true;
+    if (this.stale.length >= VACUUM_MIN && this.stale.length > VACUUM_SHARE * this.viewSize) return true;
+    return quiet && this.view !== null && this.pending.size > 0;
   }
 
   private schedule(): void {
-    if (this.scheduled || this.folding || !this.ready || this.closed || !this.due()) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.fold();
-    });
+    if (this.scheduled || this.folding || !this.ready || this.closed) return;
+    if (this.due()) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.fold(false);
+      });
+    } else if (this.due(true) && !this.quietTimer) {
+      this.quietTimer = setTimeout(() => {
+        this.quietTimer = null;
+        if (Date.now() - this.lastWrite >= QUIET_MS) this.fold(true);
+        else this.schedule();
+      }, QUIET_MS).unref();
+    }
   }
 
-  private fold(): void {
-    if (this.folding || this.closed || !this.due()) return;
+  private fold(quiet: boolean): void {
+    if (this.folding || this.closed || !this.due(quiet)) return;
     this.folding = true;
     const dim = this.params.dim;
     const n = Math.min(FOLD_MAX, this.pending.size);
@@ -407,6 +428,7 @@ export class DenseIndex implements ColumnObserver {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.quietTimer) clearTimeout(this.quietTimer);
     if (this.column.observer === this) this.column.observer = null;
     optimizer.drop(this.epoch);
     try {
