@@ -236,6 +236,28 @@ describe('ANN index', () => {
     assert.equal(store.info('c').indexed_vectors_count, 1200);
   });
 
+  it('reports a fold that fails in the collection warnings and retries it later', async () => {
+    const dir = tempDir();
+    const store = open(dir);
+    createIndexed(store);
+    const cdir = path.join(dir, 'collections', fs.readdirSync(path.join(dir, 'collections'))[0]!);
+    // A file where the index directory belongs: every fold fails until it goes.
+    fs.writeFileSync(path.join(cdir, 'ann'), 'in the way');
+    await store.upsert('c', { points: points(1, 300) }, WAIT);
+    let info = store.info('c');
+    while (!info.warnings) {
+      await new Promise((r) => setTimeout(r, 20));
+      info = store.info('c');
+    }
+    assert.match((info.warnings as Array<{ message: string }>)[0]!.message, /indexing vector "v" failed: EEXIST/);
+    assert.equal(info.status, 'yellow');
+    assert.equal(recall(store, queries), 1, 'searches go on, exactly');
+    fs.rmSync(path.join(cdir, 'ann'));
+    await green(store);
+    assert.equal(store.info('c').indexed_vectors_count, 300);
+    assert.equal(store.info('c').warnings, undefined);
+  });
+
   it('rebuilds when the index settings change, and forgets a dropped vector', async () => {
     const dir = tempDir();
     const store = open(dir);

@@ -40,6 +40,8 @@ const VACUUM_MIN = 1000;
  * its plain segment, whose scan is SIMD; ours is JavaScript).
  */
 const QUIET_MS = 1000;
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 60_000;
 /** Extra beam for a filtered search (post-filtering loses the matches HNSW ranks deeper). */
 const FILTER_MARGIN = 2;
 
@@ -79,6 +81,9 @@ export class DenseIndex implements ColumnObserver {
   private folding = false;
   private scheduled = false;
   private quietTimer: NodeJS.Timeout | null = null;
+  /** After a failed fold, none before this time (a full disk is not retried at every write). */
+  private retryMs = RETRY_FIRST_MS;
+  private retryTimer: NodeJS.Timeout | null = null;
   private lastWrite = 0;
   private ready = false;
   private closed = false;
@@ -223,7 +228,7 @@ export class DenseIndex implements ColumnObserver {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.folding || !this.ready || this.closed) return;
+    if (this.scheduled || this.folding || !this.ready || this.closed || this.retryTimer) return;
     if (this.due()) {
       this.scheduled = true;
       setImmediate(() => {
@@ -327,6 +332,7 @@ export class DenseIndex implements ColumnObserver {
     this.viewSize = result.size;
     this.manifest = next;
     this.problem = null;
+    this.retryMs = RETRY_FIRST_MS;
     if (previous && previous.index_file !== next.index_file) fs.rm(path.join(this.dir, previous.index_file), { force: true }, () => {});
     this.folding = false;
     this.schedule();
@@ -337,8 +343,13 @@ export class DenseIndex implements ColumnObserver {
     this.folding = false;
     if (this.closed) return;
     this.problem = `indexing vector ${JSON.stringify(this.name)} failed: ${err.message}`;
-    process.stderr.write(`store: ${this.problem}\n`);
-    // Retried when the appendable part next grows (not in a loop against a full disk).
+    process.stderr.write(`store: ${this.problem} (retried in ${this.retryMs / 1000} s)\n`);
+    // Retried after a pause that doubles with each failure (not at every write against a full disk).
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.schedule();
+    }, this.retryMs).unref();
+    this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
   }
 
   private config(): UsearchConfig {
@@ -429,6 +440,7 @@ export class DenseIndex implements ColumnObserver {
     if (this.closed) return;
     this.closed = true;
     if (this.quietTimer) clearTimeout(this.quietTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.column.observer === this) this.column.observer = null;
     optimizer.drop(this.epoch);
     try {
