@@ -13,6 +13,7 @@ import { parseIndexSchema } from './indexes.ts';
 import { checkCollectionMeta, readJsonFile, writeJsonDurably } from './json-file.ts';
 import { CollectionLog, type UpdateResult, type WriteOptions } from './durability.ts';
 import { VectorIndexes } from './ann/vector-indexes.ts';
+import { VectorFile, vectorFilePath } from './disk-vectors.ts';
 import { configInfo, withoutVectorName, withVectorName, type CollectionMeta } from './meta.ts';
 import * as ops from './operations.ts';
 import type { Payload, PayloadSelector } from './payload.ts';
@@ -40,7 +41,12 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     this.dir = dir;
     this.meta = meta;
     this.state = new PointState(meta);
+    for (const [name, p] of Object.entries(meta.vectors)) if (p.on_disk) this.column(name).backWithFile(new VectorFile(vectorFilePath(dir, name), p.size));
     this.ann = new VectorIndexes(dir, this.state, meta);
+  }
+
+  private closeVectorFiles(): void {
+    for (const s of this.state.vectors.values()) if (s instanceof VectorColumn) s.file?.close();
   }
 
   static create(dir: string, meta: CollectionMeta): Collection {
@@ -73,15 +79,17 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     return this.meta.named;
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.ann.close();
-    return this.log.close();
+    await this.log.close();
+    this.closeVectorFiles();
   }
 
   /** Deletes the collection's files (the caller has unregistered it). */
   destroy(): void {
     this.ann.close();
     this.log.abandon();
+    this.closeVectorFiles();
   }
 
   /** Rewrites the log as the live points now (or once the write in flight is done). */
@@ -261,7 +269,9 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     const next = withVectorName(this.meta, name, config);
     this.saveMeta(next);
     const dense = next.vectors[name];
-    this.state.addVector(name, dense ? new VectorColumn(dense.size, dense.distance) : new SparseVectors(next.sparse_vectors![name]!));
+    const column = dense ? new VectorColumn(dense.size, dense.distance) : null;
+    if (column && dense?.on_disk) column.backWithFile(new VectorFile(vectorFilePath(this.dir, name), dense.size));
+    this.state.addVector(name, column ?? new SparseVectors(next.sparse_vectors![name]!));
     this.ann.reconfigure(next);
   }
 
@@ -274,7 +284,9 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     // Writes in flight carry values of the name; they are applied before it goes.
     while (!this.log.idle) await this.log.whenIdle();
     this.saveMeta(next);
+    const dropped = this.state.vectors.get(name);
     this.state.dropVector(name);
+    if (dropped instanceof VectorColumn) dropped.file?.remove();
     this.ann.reconfigure(next);
     await this.log.compactWhenIdle();
   }
