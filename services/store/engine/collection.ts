@@ -12,6 +12,8 @@ import type { PointId } from './ids.ts';
 import { parseIndexSchema } from './indexes.ts';
 import { checkCollectionMeta, readJsonFile, writeJsonDurably } from './json-file.ts';
 import { CollectionLog, type UpdateResult, type WriteOptions } from './durability.ts';
+import { VectorIndexes } from './ann/vector-indexes.ts';
+import { VectorFile, vectorFilePath } from './disk-vectors.ts';
 import { configInfo, withoutVectorName, withVectorName, type CollectionMeta } from './meta.ts';
 import * as ops from './operations.ts';
 import type { Payload, PayloadSelector } from './payload.ts';
@@ -29,12 +31,20 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
   readonly dir: string;
   meta: CollectionMeta;
   readonly state: PointState;
+  /** ANN indexes of the dense vectors (made before the replay, which fills them). */
+  readonly ann: VectorIndexes;
   private log!: CollectionLog;
 
   private constructor(dir: string, meta: CollectionMeta) {
     this.dir = dir;
     this.meta = meta;
     this.state = new PointState(meta);
+    for (const [name, p] of Object.entries(meta.vectors)) if (p.on_disk) this.column(name).backWithFile(new VectorFile(vectorFilePath(dir, name), p.size));
+    this.ann = new VectorIndexes(dir, this.state, meta);
+  }
+
+  private closeVectorFiles(): void {
+    for (const s of this.state.vectors.values()) if (s instanceof VectorColumn) s.file?.close();
   }
 
   static create(dir: string, meta: CollectionMeta): Collection {
@@ -49,7 +59,13 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
       "It holds the collection's vector configuration: restore it from a backup (the points are in the log beside it)",
     );
     const c = new Collection(dir, meta);
-    c.log = new CollectionLog(dir, c.state, meta.name, opts);
+    try {
+      c.log = new CollectionLog(dir, c.state, meta.name, opts);
+    } catch (err) {
+      c.ann.close();
+      throw err;
+    }
+    c.ann.open();
     return c;
   }
 
@@ -61,13 +77,17 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     return this.meta.named;
   }
 
-  close(): Promise<void> {
-    return this.log.close();
+  async close(): Promise<void> {
+    this.ann.close();
+    await this.log.close();
+    this.closeVectorFiles();
   }
 
   /** Deletes the collection's files (the caller has unregistered it). */
   destroy(): void {
+    this.ann.close();
     this.log.abandon();
+    this.closeVectorFiles();
   }
 
   /** Rewrites the log as the live points now (or once the write in flight is done). */
@@ -234,6 +254,7 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
 
   updateMeta(update: (meta: CollectionMeta) => CollectionMeta): void {
     this.saveMeta(update(this.meta));
+    this.ann.reconfigure(this.meta);
   }
 
   /**
@@ -246,7 +267,10 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     const next = withVectorName(this.meta, name, config);
     this.saveMeta(next);
     const dense = next.vectors[name];
-    this.state.addVector(name, dense ? new VectorColumn(dense.size, dense.distance) : new SparseVectors(next.sparse_vectors![name]!));
+    const column = dense ? new VectorColumn(dense.size, dense.distance) : null;
+    if (column && dense?.on_disk) column.backWithFile(new VectorFile(vectorFilePath(this.dir, name), dense.size));
+    this.state.addVector(name, column ?? new SparseVectors(next.sparse_vectors![name]!));
+    this.ann.reconfigure(next);
   }
 
   /**
@@ -258,7 +282,10 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     // Writes in flight carry values of the name; they are applied before it goes.
     while (!this.log.idle) await this.log.whenIdle();
     this.saveMeta(next);
+    const dropped = this.state.vectors.get(name);
     this.state.dropVector(name);
+    if (dropped instanceof VectorColumn) dropped.file?.remove();
+    this.ann.reconfigure(next);
     await this.log.compactWhenIdle();
   }
 
@@ -274,17 +301,19 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
   }
 
   info(): Record<string, unknown> {
+    // As Qdrant counts: vectors in an ANN index (a vector without one counts all it holds).
     let indexed = 0;
-    for (const storage of this.state.vectors.values()) indexed += storage.count;
+    for (const [name, storage] of this.state.vectors) indexed += this.ann.get(name)?.indexed ?? storage.count;
     const payloadSchema: Record<string, unknown> = {};
     for (const [key, index] of this.state.indexes) payloadSchema[key] = index.info();
     const problem = this.log.problem;
     const warning = this.log.warning;
     return {
       // Red while writes fail: what failed and that writes are retried, in Qdrant's fields.
-      status: problem ? 'red' : 'green',
+      // Yellow while the optimiser folds points into an index, as Qdrant reports it.
+      status: problem ? 'red' : this.ann.optimizing ? 'yellow' : 'green',
       optimizer_status: problem ? { error: problem } : 'ok',
-      ...(warning ? { warnings: [{ message: warning }] } : {}),
+      ...(warning || this.ann.problem ? { warnings: [warning, this.ann.problem].filter((m) => m !== null).map((message) => ({ message })) } : {}),
       indexed_vectors_count: indexed,
       points_count: this.liveCount,
       segments_count: 1,

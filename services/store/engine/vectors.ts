@@ -1,3 +1,4 @@
+import type { VectorFile } from './disk-vectors.ts';
 import { badRequest, wrongInput } from './errors.ts';
 import type { VectorStorage, VectorValue } from './vector-storage.ts';
 
@@ -14,6 +15,12 @@ export const CHUNK_SLOTS = 1 << CHUNK_BITS;
 const CHUNK_MASK = CHUNK_SLOTS - 1;
 const FIRST_CHUNK_SLOTS = 16;
 
+/** Told of every change to a column's values (the ANN index keeps its appendable part so). */
+export interface ColumnObserver {
+  written(slot: number): void;
+  cleared(slot: number): void;
+}
+
 /** Cosine and Dot rank by similarity (higher first); Euclid and Manhattan by distance (lower first). */
 export function higherIsBetter(distance: Distance): boolean {
   return distance === 'Cosine' || distance === 'Dot';
@@ -27,11 +34,23 @@ export class VectorColumn implements VectorStorage {
   /** 1 where the slot holds a vector of this name; 0 for empty, deleted or vector-less slots. */
   present: Uint8Array = new Uint8Array(FIRST_CHUNK_SLOTS);
   count = 0;
+  /** The vector's ANN index (ann/dense-index.ts), when it has one. */
+  observer: ColumnObserver | null = null;
+  /** Where the values live for an `on_disk` vector (then `chunks` stays empty). */
+  file: VectorFile | null = null;
   private firstChunkSlots = 0;
 
   constructor(dim: number, distance: Distance) {
     this.dim = dim;
     this.distance = distance;
+  }
+
+  /** Keeps the values in `file` from now on (a column still empty: before the log replay). */
+  backWithFile(file: VectorFile): void {
+    if (this.count > 0) throw new Error('a column holding vectors cannot move to a file');
+    this.file = file;
+    this.chunks.length = 0;
+    this.firstChunkSlots = 0;
   }
 
   /** Makes room for slots [0, slots). */
@@ -43,6 +62,7 @@ export class VectorColumn implements VectorStorage {
       grown.set(this.present);
       this.present = grown;
     }
+    if (this.file) return;
     if (slots <= CHUNK_SLOTS) {
       if (this.firstChunkSlots >= slots) return;
       let n = Math.max(FIRST_CHUNK_SLOTS, this.firstChunkSlots);
@@ -66,18 +86,20 @@ export class VectorColumn implements VectorStorage {
   /** Stores `values` (already normalised for Cosine by the caller). */
   set(slot: number, values: VectorValue): void {
     if (!(values instanceof Float32Array)) throw new Error('a sparse value cannot go into a dense column');
-    const chunk = this.chunks[slot >>> CHUNK_BITS]!;
-    chunk.set(values, (slot & CHUNK_MASK) * this.dim);
+    if (this.file) this.file.write(slot, values);
+    else this.chunks[slot >>> CHUNK_BITS]!.set(values, (slot & CHUNK_MASK) * this.dim);
     if (this.present[slot] === 0) {
       this.present[slot] = 1;
       this.count++;
     }
+    this.observer?.written(slot);
   }
 
   clear(slot: number): void {
     if (slot < this.present.length && this.present[slot] === 1) {
       this.present[slot] = 0;
       this.count--;
+      this.observer?.cleared(slot);
     }
   }
 
@@ -120,16 +142,17 @@ export class VectorColumn implements VectorStorage {
     return this.count * this.dim * 4;
   }
 
-  /** A view (no copy) of the slot's vector; valid until the slot is rewritten. */
+  /** A view (no copy; read from the file for an on-disk vector) of the slot's vector; valid until the slot is rewritten. */
   view(slot: number): Float32Array {
+    if (this.file) return this.file.read(slot);
     const off = (slot & CHUNK_MASK) * this.dim;
     return this.chunks[slot >>> CHUNK_BITS]!.subarray(off, off + this.dim);
   }
 
   /** Score of one stored vector against a prepared query (see prepareQuery). */
   score(slot: number, query: Float32Array): number {
-    const chunk = this.chunks[slot >>> CHUNK_BITS]!;
-    const off = (slot & CHUNK_MASK) * this.dim;
+    const chunk = this.file ? this.file.readScratch(slot) : this.chunks[slot >>> CHUNK_BITS]!;
+    const off = this.file ? 0 : (slot & CHUNK_MASK) * this.dim;
     switch (this.distance) {
       case 'Cosine':
       case 'Dot':
@@ -139,6 +162,21 @@ export class VectorColumn implements VectorStorage {
       case 'Manhattan':
         return l1(chunk, off, query, this.dim);
     }
+  }
+
+  /** Chunks a full scan walks (of CHUNK_SLOTS slots each). */
+  chunkCount(slotCount: number): number {
+    return this.file ? (slotCount + CHUNK_MASK) >>> CHUNK_BITS : this.chunks.length;
+  }
+
+  /**
+   * Chunk `c`'s values: the chunk itself in memory, or its slots below `slotCount` read from the
+   * file (into a buffer the next call reuses).
+   */
+  chunkData(c: number, slotCount: number): Float32Array {
+    if (!this.file) return this.chunks[c]!;
+    const first = c << CHUNK_BITS;
+    return this.file.readBlock(first, Math.max(0, Math.min(CHUNK_SLOTS, slotCount - first)));
   }
 
   /** Bytes of vector data held, for memory accounting. */

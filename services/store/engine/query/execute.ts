@@ -9,6 +9,7 @@ import { badRequest } from '../errors.ts';
 import { andPredicates, type SlotPredicate } from '../filter.ts';
 import { TopK } from '../topk.ts';
 import type { Collection } from '../collection.ts';
+import { indexedNearest } from '../ann/search.ts';
 import { fuse } from './fusion.ts';
 import type { MmrSpec, ResolvedQuery, Stage } from './plan.ts';
 import { scorerHigherIsBetter, scorerStorage, similarity, topK, type Ranked, type Scorer } from './scorers.ts';
@@ -63,7 +64,7 @@ export class Executor {
         let candidates: Iterable<number> | null = this.col.candidateSlots([this.rootJson, stage.filterJson]);
         // A sparse query walks its index unless the filter leaves few points to score directly.
         if (candidates && q.scorer.kind === 'sparse' && (candidates as Set<number>).size >= q.scorer.storage.fullScanThreshold) candidates = null;
-        return this.nearest(q, candidates, pred, limit, stage);
+        return this.nearest(q, candidates, pred, limit, stage, true);
       }
       case 'order_by':
         return this.ordered(q.spec, pred, limit);
@@ -77,10 +78,22 @@ export class Executor {
     }
   }
 
-  private nearest(q: Extract<ResolvedQuery, { kind: 'nearest' }>, candidates: Iterable<number> | null, pred: SlotPredicate | null, limit: number, stage: Stage): Ranked {
-    if (!q.mmr) return topK(q.scorer, candidates, this.col.slotCount, pred, limit, stage.scoreThreshold, stage.exact);
-    const pool = topK(q.scorer, candidates, this.col.slotCount, pred, Math.max(limit, q.mmr.candidates || limit), stage.scoreThreshold, stage.exact);
-    return mmr(q.scorer, pool, q.mmr, limit);
+  /**
+   * Nearest by the stage's scorer. A leaf's candidates are payload-index postings (a filter's
+   * reach), so a dense leaf may use the vector's ANN index; a re-scoring stage's candidates are
+   * its prefetches' results, scored exactly.
+   */
+  private nearest(q: Extract<ResolvedQuery, { kind: 'nearest' }>, candidates: Iterable<number> | null, pred: SlotPredicate | null, limit: number, stage: Stage, leaf = false): Ranked {
+    const search = (k: number): Ranked => {
+      if (leaf && q.scorer.kind === 'dense') {
+        const filter = { pred, candidates: candidates as Set<number> | null, slotCount: this.col.slotCount };
+        const found = indexedNearest(q.scorer.column, q.scorer.vector, k, filter, stage.scoreThreshold, stage.search);
+        if (found) return found;
+      }
+      return topK(q.scorer, candidates, this.col.slotCount, pred, k, stage.scoreThreshold, stage.exact);
+    };
+    if (!q.mmr) return search(limit);
+    return mmr(q.scorer, search(Math.max(limit, q.mmr.candidates || limit)), q.mmr, limit);
   }
 
   private ordered(spec: unknown, pred: SlotPredicate | null, limit: number): Ranked {

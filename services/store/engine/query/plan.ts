@@ -12,6 +12,7 @@ import { parseSparse, SparseVectors } from '../sparse.ts';
 import { prepareVector, type VectorColumn } from '../vectors.ts';
 import { INFERENCE_REFUSED, isInferenceInput, isSparseValue, type SparseVector, type VectorStorage, type VectorValue } from '../vector-storage.ts';
 import type { Collection } from '../collection.ts';
+import { parseSearchParams, type SearchParams } from '../ann/params.ts';
 import { DEFAULT_RRF_K, type FusionSpec } from './fusion.ts';
 import { parseFormula, type Formula } from './formula.ts';
 import { averageVector, bestScore, contextScore, discoverScore, sumScores, type ContextPair, type Scorer } from './scorers.ts';
@@ -41,6 +42,8 @@ export interface Stage {
   limit: number;
   /** `params.exact`: score every point directly (sparse queries skip their index). */
   exact: boolean;
+  /** The rest of `params` (beam width, indexed_only, quantisation), for the ANN index. */
+  search: SearchParams;
 }
 
 export type RawStage = Schemas['Prefetch'] & { lookup_from?: { collection: string; vector?: string | null } | null };
@@ -83,6 +86,7 @@ export class QueryPlanner {
       scoreThreshold: raw.score_threshold ?? null,
       limit: raw.limit ?? defaultLimit,
       exact: raw.params?.exact === true,
+      search: parseSearchParams(raw.params),
     };
   }
 

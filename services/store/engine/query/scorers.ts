@@ -40,8 +40,8 @@ export function similarity(storage: VectorStorage, slot: number, example: Vector
   }
   const column = storage as VectorColumn;
   const q = example as Float32Array;
-  const chunk = column.chunks[slot >>> CHUNK_BITS]!;
-  const off = (slot & (CHUNK_SLOTS - 1)) * column.dim;
+  const chunk = column.file ? column.file.readScratch(slot) : column.chunks[slot >>> CHUNK_BITS]!;
+  const off = column.file ? 0 : (slot & (CHUNK_SLOTS - 1)) * column.dim;
   switch (column.distance) {
     case 'Cosine':
     case 'Dot':
@@ -159,7 +159,6 @@ function scan(column: VectorColumn, q: Float32Array, candidates: Iterable<number
   const higher = higherIsBetter(column.distance);
   const heap = new TopK(k, higher);
   const present = column.present;
-  const chunks = column.chunks;
   const dim = column.dim;
   const kind = column.distance === 'Cosine' || column.distance === 'Dot' ? 0 : column.distance === 'Euclid' ? 1 : 2;
   const lim = threshold === null ? (higher ? -Infinity : Infinity) : threshold;
@@ -169,8 +168,9 @@ function scan(column: VectorColumn, q: Float32Array, candidates: Iterable<number
     heap.push(slot, score);
   };
   if (candidates === null) {
-    for (let c = 0; c < chunks.length; c++) {
-      const chunk = chunks[c]!;
+    const chunkCount = column.chunkCount(slotCount);
+    for (let c = 0; c < chunkCount; c++) {
+      const chunk = column.chunkData(c, slotCount);
       const base = c << CHUNK_BITS;
       const n = Math.min(CHUNK_SLOTS, slotCount - base, chunk.length / dim);
       for (let i = 0; i < n; i++) {
@@ -184,7 +184,8 @@ function scan(column: VectorColumn, q: Float32Array, candidates: Iterable<number
     for (const slot of candidates) {
       if (slot >= present.length || present[slot] !== 1) continue;
       if (pred !== null && !pred(slot)) continue;
-      consider(chunks[slot >>> CHUNK_BITS]!, (slot & (CHUNK_SLOTS - 1)) * dim, slot);
+      if (column.file) consider(column.file.readScratch(slot), 0, slot);
+      else consider(column.chunks[slot >>> CHUNK_BITS]!, (slot & (CHUNK_SLOTS - 1)) * dim, slot);
     }
   }
   return heap.drain();

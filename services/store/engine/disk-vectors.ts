@@ -1,0 +1,82 @@
+/**
+ * Originals of an `on_disk: true` dense vector kept in a file instead of the JS heap: one fixed
+ * slot of `dim` float32 per point at `slot × dim × 4`, written with positional writes as points
+ * are applied and read back with positional reads (a re-ranking stage reads only its
+ * candidates; an exact scan reads 4096 slots per call). The log stays the source of truth: the
+ * file is refilled by the log replay at every open, so it needs no syncing and a torn one is
+ * harmless.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export class VectorFile {
+  private fd: number | null;
+  private readonly bytesPer: number;
+  private readonly scratch: Float32Array;
+  private block: Float32Array | null = null;
+
+  constructor(
+    readonly file: string,
+    readonly dim: number,
+  ) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.fd = fs.openSync(file, 'w+');
+    this.bytesPer = dim * 4;
+    this.scratch = new Float32Array(dim);
+  }
+
+  write(slot: number, values: Float32Array): void {
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, this.bytesPer);
+    let off = 0;
+    while (off < bytes.length) off += fs.writeSync(this.fd!, bytes, off, bytes.length - off, slot * this.bytesPer + off);
+  }
+
+  /** The slot's vector, in `out` (a fresh array by default); zeros past the end of the file. */
+  read(slot: number, out: Float32Array = new Float32Array(this.dim)): Float32Array {
+    this.readInto(out, slot, 1);
+    return out;
+  }
+
+  /** The slot's vector in a buffer reused by the next call (for scoring one at a time). */
+  readScratch(slot: number): Float32Array {
+    return this.read(slot, this.scratch);
+  }
+
+  /** Slots [first, first + count) in a buffer reused by the next call. */
+  readBlock(first: number, count: number): Float32Array {
+    if (!this.block || this.block.length < count * this.dim) this.block = new Float32Array(count * this.dim);
+    const view = this.block.subarray(0, count * this.dim);
+    this.readInto(view, first, count);
+    return view;
+  }
+
+  private readInto(out: Float32Array, first: number, count: number): void {
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, count * this.bytesPer);
+    let off = 0;
+    while (off < bytes.length) {
+      const n = fs.readSync(this.fd!, bytes, off, bytes.length - off, first * this.bytesPer + off);
+      if (n === 0) {
+        bytes.fill(0, off);
+        break;
+      }
+      off += n;
+    }
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    fs.closeSync(this.fd);
+    this.fd = null;
+  }
+
+  /** Closes and deletes the file (the vector was dropped). */
+  remove(): void {
+    this.close();
+    fs.rmSync(this.file, { force: true });
+  }
+}
+
+/** Where a collection keeps the file of an on-disk vector. */
+export function vectorFilePath(collectionDir: string, vectorName: string): string {
+  return path.join(collectionDir, 'vectors', `v-${Buffer.from(vectorName, 'utf8').toString('hex')}.f32`);
+}
