@@ -35,7 +35,6 @@ const cases: Array<[string, string, string, unknown, RegExp]> = [
   ['geo polygons', 'POST', '/collections/c/points/count', { filter: { must: [{ key: 'at', geo_polygon: { exterior: { points: [{ lat: 0, lon: 0 }, { lat: 0, lon: 5 }, { lat: 5, lon: 5 }, { lat: 0, lon: 0 }] } } }] } }, /geo_polygon/],
   ['relevance feedback', 'POST', '/collections/c/points/query', { query: { relevance_feedback: { target: [1, 0], feedback: [], strategy: { naive: { a: 1, b: 1, c: 1 } } } }, using: 'v' }, /relevance_feedback/],
   ['inference (documents)', 'POST', '/collections/c/points/query', { query: { text: 'red bag', model: 'some/model' }, using: 'v' }, /inference/],
-  ['collection snapshots', 'POST', '/collections/c/snapshots', undefined, /snapshots/],
   ['full snapshots', 'GET', '/snapshots', undefined, /snapshots/],
   ['shard keys', 'PUT', '/collections/c/shards', { shard_key: 'x' }, /shard/],
   ['cluster', 'GET', '/cluster', undefined, /cluster/],

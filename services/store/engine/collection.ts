@@ -82,6 +82,14 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     return this.log.whenIdle();
   }
 
+  /**
+   * What a snapshot copies, taken in one turn so the two agree: the configuration and the log's
+   * written prefix (every op before it applied, none after it).
+   */
+  snapshotSource(): { meta: CollectionMeta; log: { fd: number; end: number; file: string } } {
+    return { meta: structuredClone(this.meta), log: this.log.openWrittenPrefix() };
+  }
+
   // ---- what filters, ops and queries see -------------------------------------------------
 
   get slotCount(): number {

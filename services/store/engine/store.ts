@@ -17,6 +17,7 @@ import { query, queryGroups } from './query/index.ts';
 import * as legacy from './query/legacy.ts';
 import { facet, matrixOffsets, matrixPairs } from './query/explore.ts';
 import { validateBody } from './validate.ts';
+import { cleanupSnapshots, CollectionSnapshots } from './snapshots/index.ts';
 
 const FORBIDDEN_NAME_CHARS = /[<>:"/\\|?*\0]/;
 
@@ -27,9 +28,12 @@ export class Store {
   private readonly collections = new Map<string, Collection>();
   private aliases = new Map<string, string>();
   private closed = false;
+  /** Collection snapshots (snapshots/index.ts). */
+  readonly snapshots: CollectionSnapshots;
 
   private constructor(dataDir: string) {
     this.dataDir = dataDir;
+    this.snapshots = new CollectionSnapshots(this);
   }
 
   /**
@@ -54,6 +58,8 @@ export class Store {
 
   private load(): void {
     const root = path.join(this.dataDir, 'collections');
+    cleanupSnapshots(this.dataDir);
+    finishReplacements(root);
     for (const entry of fs.readdirSync(root)) {
       const full = path.join(root, entry);
       if (entry.startsWith('.')) {
@@ -140,6 +146,44 @@ export class Store {
     }
     this.collections.set(name, Collection.open(final));
     return true;
+  }
+
+  /** The collection a snapshot recovery into `name` replaces (an alias's target), or a new name. */
+  recoveryTarget(name: string): string {
+    const target = this.aliases.get(name) ?? name;
+    checkCollectionName(target);
+    return target;
+  }
+
+  /**
+   * Puts the collection prepared in `tmp` (a `.tmp-*` directory under collections/ whose
+   * meta.json names `name`) in place of the collection called `name`, if there is one. Its log
+   * is replayed once first, so a bad one is refused before anything is replaced. The rename of
+   * `tmp` is the commit point: it carries a REPLACES file naming the old directory, and an open
+   * after a crash finishes the replacement (finishReplacements).
+   */
+  async installCollection(name: string, tmp: string): Promise<void> {
+    await Collection.open(tmp).close();
+    const root = path.join(this.dataDir, 'collections');
+    const final = path.join(root, `c-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
+    const old = this.collections.get(name);
+    try {
+      if (old) writeJsonDurably(path.join(tmp, REPLACES), path.basename(old.dir));
+      fs.renameSync(tmp, final);
+      fsyncDir(root);
+    } catch (err) {
+      throw storageError(err, final);
+    }
+    const next = Collection.open(final);
+    this.collections.set(name, next);
+    if (old) {
+      old.destroy();
+      const trash = path.join(root, `.deleted-${path.basename(old.dir)}`);
+      fs.renameSync(old.dir, trash);
+      fsyncDir(root);
+      fs.rm(trash, { recursive: true, force: true }, () => {});
+    }
+    fs.rmSync(path.join(final, REPLACES), { force: true });
   }
 
   deleteCollection(name: string): boolean {
@@ -375,6 +419,23 @@ export class Store {
 function checked<T>(schema: string, body: unknown): T {
   validateBody(schema, body);
   return body as T;
+}
+
+/** Marks a recovered collection directory with the one it replaces (see installCollection). */
+const REPLACES = 'REPLACES';
+
+/** Completes replacements a crash interrupted: the directory a recovered collection replaces goes. */
+function finishReplacements(root: string): void {
+  for (const entry of fs.readdirSync(root)) {
+    const marker = path.join(root, entry, REPLACES);
+    if (entry.startsWith('.') || !fs.existsSync(marker)) continue;
+    const replaced = JSON.parse(fs.readFileSync(marker, 'utf8')) as unknown;
+    if (typeof replaced === 'string' && replaced.length > 0 && !replaced.includes('/') && !replaced.startsWith('.') && replaced !== entry) {
+      fs.rmSync(path.join(root, replaced), { recursive: true, force: true });
+    }
+    fs.rmSync(marker);
+    fsyncDir(root);
+  }
 }
 
 function checkCollectionName(name: string): void {

@@ -8,12 +8,13 @@ import os from 'node:os';
 import { timingSafeEqual } from 'node:crypto';
 import { StoreError } from '../engine/errors.ts';
 import type { Store } from '../engine/store.ts';
-import { COMPATIBLE_VERSION, matchRoute, ROUTES } from './routes.ts';
+import { COMPATIBLE_VERSION, matchRoute, ROUTES, type Route } from './routes.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { warmUp } from '../engine/validate.ts';
 import { checkNesting, parseVectorJson } from './json-body.ts';
 import { ParsePool } from './parse-pool.ts';
 import { storeMetrics } from './metrics.ts';
+import { Accepted } from './snapshot-routes.ts';
 
 export { COMPATIBLE_VERSION };
 /** Qdrant's default service.max_request_size_mb. */
@@ -88,6 +89,11 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
     throw new StoreError(405, `Method ${method} is not allowed on ${pathname}`);
   }
   const { route, params } = match;
+  if (route.raw) {
+    const result = await route.raw({ store, params, query, req, res });
+    if (!res.headersSent) sendResult(res, route, result, started);
+    return;
+  }
   const declared = Number(req.headers['content-length'] ?? NaN);
   // A large vector body goes to a parse thread through a body slot, held until the answer.
   const slot = route.vectorBody && ctx.parsePool && declared >= POOL_MIN && declared <= MAX_BODY_BYTES ? await ctx.parsePool.acquire(declared) : undefined;
@@ -125,20 +131,29 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
       throw new StoreError(400, `Query deserialize error: wait: provided string was not \`true\` or \`false\``);
     }
     const result = await route.handle({ store, params, body, write: { wait: waitParam === 'true' }, query });
-    if (route.reply === 'text') {
-      const text = String(result);
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) }).end(text);
-      return;
-    }
-    if (route.reply === 'bare') {
-      sendJson(res, 200, JSON.stringify(result));
-      return;
-    }
-    sendJson(res, 200, `{"result":${JSON.stringify(result)},"status":"ok","time":${elapsed(started)}}`);
+    sendResult(res, route, result, started);
   } finally {
     // The engine has copied the vectors out by now (into its columns and its log).
     if (slot) ctx.parsePool!.release(slot);
   }
+}
+
+function sendResult(res: http.ServerResponse, route: Route, result: unknown, started: bigint): void {
+  if (result instanceof Accepted) {
+    // Qdrant's answer for work left running (wait=false): no result yet.
+    sendJson(res, 202, `{"status":"accepted","time":${elapsed(started)}}`);
+    return;
+  }
+  if (route.reply === 'text') {
+    const text = String(result);
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) }).end(text);
+    return;
+  }
+  if (route.reply === 'bare') {
+    sendJson(res, 200, JSON.stringify(result));
+    return;
+  }
+  sendJson(res, 200, `{"result":${JSON.stringify(result)},"status":"ok","time":${elapsed(started)}}`);
 }
 
 function authorised(req: http.IncomingMessage, apiKey: string): boolean {
