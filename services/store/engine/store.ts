@@ -17,6 +17,7 @@ import { query, queryGroups } from './query/index.ts';
 import * as legacy from './query/legacy.ts';
 import { facet, matrixOffsets, matrixPairs } from './query/explore.ts';
 import { validateBody } from './validate.ts';
+import { checkTimeout, enforceStrictMode } from './strict-mode.ts';
 import { cleanupSnapshots, CollectionSnapshots } from './snapshots/index.ts';
 
 const FORBIDDEN_NAME_CHARS = /[<>:"/\\|?*\0]/;
@@ -289,31 +290,31 @@ export class Store {
   // ---- points: writes -------------------------------------------------------------------
 
   upsert(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
-    return this.resolve(name).upsert(checked('PointInsertOperations', body), opts);
+    return this.resolve(name).upsert(this.strictly(name, 'PointInsertOperations', body), opts);
   }
 
   deletePoints(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
-    return this.resolve(name).deletePoints(checked('PointsSelector', body), opts);
+    return this.resolve(name).deletePoints(this.strictly(name, 'PointsSelector', body), opts);
   }
 
   setPayload(name: string, body: unknown, opts: WriteOptions, overwrite: boolean): Promise<UpdateResult> {
-    return this.resolve(name).setPayload(checked('SetPayload', body), opts, overwrite);
+    return this.resolve(name).setPayload(this.strictly(name, 'SetPayload', body), opts, overwrite);
   }
 
   deletePayload(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
-    return this.resolve(name).deletePayload(checked('DeletePayload', body), opts);
+    return this.resolve(name).deletePayload(this.strictly(name, 'DeletePayload', body), opts);
   }
 
   clearPayload(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
-    return this.resolve(name).clearPayload(checked('PointsSelector', body), opts);
+    return this.resolve(name).clearPayload(this.strictly(name, 'PointsSelector', body), opts);
   }
 
   updateVectors(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
-    return this.resolve(name).updateVectors(checked('UpdateVectors', body), opts);
+    return this.resolve(name).updateVectors(this.strictly(name, 'UpdateVectors', body), opts);
   }
 
   deleteVectors(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
-    return this.resolve(name).deleteVectors(checked('DeleteVectors', body), opts);
+    return this.resolve(name).deleteVectors(this.strictly(name, 'DeleteVectors', body), opts);
   }
 
   /**
@@ -321,13 +322,13 @@ export class Store {
    * ones left, and the whole batch is made durable with one sync.
    */
   batch(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult[]> {
-    return this.resolve(name).batch(checked('UpdateOperations', body), opts);
+    return this.resolve(name).batch(this.strictly(name, 'UpdateOperations', body), opts);
   }
 
   // ---- points: reads --------------------------------------------------------------------
 
   retrieve(name: string, body: unknown) {
-    return this.resolve(name).retrieve(checked('PointRequest', body));
+    return this.resolve(name).retrieve(this.strictly(name, 'PointRequest', body));
   }
 
   getPoint(name: string, id: string) {
@@ -335,68 +336,84 @@ export class Store {
   }
 
   scroll(name: string, body: unknown = {}) {
-    return this.resolve(name).scroll(checked('ScrollRequest', body ?? {}));
+    return this.resolve(name).scroll(this.strictly(name, 'ScrollRequest', body ?? {}));
   }
 
   count(name: string, body: unknown = {}) {
-    return this.resolve(name).count(checked('CountRequest', body ?? {}));
+    return this.resolve(name).count(this.strictly(name, 'CountRequest', body ?? {}));
   }
 
   query(name: string, body: unknown = {}) {
-    return query(this, this.resolve(name), checked('QueryRequest', body ?? {}));
+    return query(this, this.resolve(name), this.strictly(name, 'QueryRequest', body ?? {}));
   }
 
   queryBatch(name: string, body: unknown) {
     const c = this.resolve(name);
-    return checked<Schemas['QueryRequestBatch']>('QueryRequestBatch', body).searches.map((s) => query(this, c, s));
+    return this.strictly<Schemas['QueryRequestBatch']>(name, 'QueryRequestBatch', body).searches.map((s) => query(this, c, s));
   }
 
   queryGroups(name: string, body: unknown) {
-    return queryGroups(this, this.resolve(name), checked('QueryGroupsRequest', body));
+    return queryGroups(this, this.resolve(name), this.strictly(name, 'QueryGroupsRequest', body));
   }
 
   search(name: string, body: unknown) {
-    return legacy.search(this, this.resolve(name), checked('SearchRequest', body));
+    return legacy.search(this, this.resolve(name), this.strictly(name, 'SearchRequest', body));
   }
 
   searchBatch(name: string, body: unknown) {
-    return legacy.searchBatch(this, this.resolve(name), checked('SearchRequestBatch', body));
+    return legacy.searchBatch(this, this.resolve(name), this.strictly(name, 'SearchRequestBatch', body));
   }
 
   searchGroups(name: string, body: unknown) {
-    return legacy.searchGroups(this, this.resolve(name), checked('SearchGroupsRequest', body));
+    return legacy.searchGroups(this, this.resolve(name), this.strictly(name, 'SearchGroupsRequest', body));
   }
 
   recommend(name: string, body: unknown) {
-    return legacy.recommend(this, this.resolve(name), checked('RecommendRequest', body));
+    return legacy.recommend(this, this.resolve(name), this.strictly(name, 'RecommendRequest', body));
   }
 
   recommendBatch(name: string, body: unknown) {
-    return legacy.recommendBatch(this, this.resolve(name), checked('RecommendRequestBatch', body));
+    return legacy.recommendBatch(this, this.resolve(name), this.strictly(name, 'RecommendRequestBatch', body));
   }
 
   recommendGroups(name: string, body: unknown) {
-    return legacy.recommendGroups(this, this.resolve(name), checked('RecommendGroupsRequest', body));
+    return legacy.recommendGroups(this, this.resolve(name), this.strictly(name, 'RecommendGroupsRequest', body));
   }
 
   discover(name: string, body: unknown) {
-    return legacy.discover(this, this.resolve(name), checked('DiscoverRequest', body));
+    return legacy.discover(this, this.resolve(name), this.strictly(name, 'DiscoverRequest', body));
   }
 
   discoverBatch(name: string, body: unknown) {
-    return legacy.discoverBatch(this, this.resolve(name), checked('DiscoverRequestBatch', body));
+    return legacy.discoverBatch(this, this.resolve(name), this.strictly(name, 'DiscoverRequestBatch', body));
   }
 
   matrixPairs(name: string, body: unknown = {}) {
-    return matrixPairs(this.resolve(name), checked('SearchMatrixRequest', body ?? {}));
+    return matrixPairs(this.resolve(name), this.strictly(name, 'SearchMatrixRequest', body ?? {}));
   }
 
   matrixOffsets(name: string, body: unknown = {}) {
-    return matrixOffsets(this.resolve(name), checked('SearchMatrixRequest', body ?? {}));
+    return matrixOffsets(this.resolve(name), this.strictly(name, 'SearchMatrixRequest', body ?? {}));
   }
 
   facet(name: string, body: unknown) {
-    return facet(this.resolve(name), checked('FacetRequest', body));
+    return facet(this.resolve(name), this.strictly(name, 'FacetRequest', body));
+  }
+
+  /** `?timeout=` on a request to a collection, against its strict mode's max_timeout. */
+  checkTimeout(name: string, timeout: string | null): void {
+    const c = this.collections.get(name) ?? this.collections.get(this.aliases.get(name) ?? '');
+    if (c) checkTimeout(c, timeout);
+  }
+
+  /**
+   * A body checked against its schema and then against the collection's strict mode
+   * (strict-mode.ts): refused requests never reach the engine.
+   */
+  private strictly<T>(name: string, schema: string, body: unknown): T {
+    const checkedBody = checked<T>(schema, body);
+    enforceStrictMode(this.resolve(name), schema, checkedBody);
+    return checkedBody;
   }
 
   /** Names and sizes of the collections, for telemetry and metrics. */

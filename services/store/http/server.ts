@@ -130,6 +130,7 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
     if (waitParam !== null && waitParam !== 'true' && waitParam !== 'false') {
       throw new StoreError(400, `Query deserialize error: wait: provided string was not \`true\` or \`false\``);
     }
+    if (route.segments[0] === 'collections' && route.segments[1] === '*' && query.has('timeout')) store.checkTimeout(params[0]!, query.get('timeout'));
     const result = await route.handle({ store, params, body, write: { wait: waitParam === 'true' }, query });
     sendResult(res, route, result, started);
   } finally {

@@ -1,0 +1,120 @@
+/**
+ * Strict mode through @qdrant/js-client-rest: `strict_mode_config` accepted at creation and by
+ * update, echoed in collection info, and enforced with Qdrant's messages — unindexed filtering
+ * on reads and on filtered writes (naming the key and the index types that would serve it),
+ * max_query_limit (prefetch limits too), max_timeout, search_allow_exact, search_max_hnsw_ef,
+ * upsert_max_batchsize, filter_max_conditions; nothing is enforced while `enabled` is false.
+ * Runs against a real Qdrant too with QDRANT_URL.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { QdrantClient } from '@qdrant/js-client-rest';
+import { startTestStore, type TestStore } from '../support/store.ts';
+
+let ts: TestStore;
+let client: QdrantClient;
+let name: string;
+
+before(async () => {
+  ts = await startTestStore();
+  client = ts.client;
+  name = ts.name('strict');
+  await client.createCollection(name, {
+    vectors: { size: 2, distance: 'Dot' },
+    strict_mode_config: { enabled: true, unindexed_filtering_retrieve: false, unindexed_filtering_update: false, max_query_limit: 10, max_timeout: 5, search_allow_exact: false, search_max_hnsw_ef: 64, upsert_max_batchsize: 3, filter_max_conditions: 3 },
+  });
+  await client.createPayloadIndex(name, { field_name: 'brand', field_schema: 'keyword', wait: true });
+  await client.createPayloadIndex(name, { field_name: 'price', field_schema: 'float', wait: true });
+  await client.upsert(name, { wait: true, points: [1, 2, 3].map((id) => ({ id, vector: [id, 1], payload: { brand: `b${id % 2}`, price: id, colour: 'red' } })) });
+});
+after(async () => {
+  await ts.close();
+});
+
+/** The error a call is refused with (status and Qdrant's message). */
+async function refusal(call: Promise<unknown>): Promise<{ status: number; error: string }> {
+  try {
+    await call;
+  } catch (err) {
+    const e = err as { status?: number; data?: { status?: { error?: string } } };
+    return { status: e.status ?? 0, error: e.data?.status?.error ?? String(err) };
+  }
+  assert.fail('expected the call to be refused');
+}
+
+const unindexed = (key: string, kinds: string) => ({
+  status: 400,
+  error: `Bad request: Index required but not found for "${key}" of one of the following types: [${kinds}]. Help: Create an index for this key or use a different filter.`,
+});
+
+describe('strict mode', () => {
+  it('is echoed in collection info, and updated by PATCH', async () => {
+    const info = await client.getCollection(name);
+    assert.equal(info.config.strict_mode_config?.enabled, true);
+    assert.equal(info.config.strict_mode_config?.max_query_limit, 10);
+    assert.equal(info.config.strict_mode_config?.unindexed_filtering_retrieve, false);
+  });
+
+  it('refuses reads filtering on unindexed keys, naming the key and the index types', async () => {
+    const colour = { must: [{ key: 'colour', match: { value: 'red' } }] };
+    assert.deepEqual(await refusal(client.scroll(name, { filter: colour })), unindexed('colour', 'keyword, uuid'));
+    assert.deepEqual(await refusal(client.query(name, { query: [1, 0], filter: colour })), unindexed('colour', 'keyword, uuid'));
+    assert.deepEqual(await refusal(client.search(name, { vector: [1, 0], filter: { must: [{ key: 'size', range: { gte: 1 } }] } })), unindexed('size', 'float, integer'));
+    // A keyword index does not serve a range.
+    assert.deepEqual(await refusal(client.count(name, { exact: false, filter: { must: [{ key: 'brand', range: { gte: 1 } }] } })), unindexed('brand', 'float, integer'));
+    // In a prefetch too.
+    assert.deepEqual(await refusal(client.query(name, { prefetch: [{ query: [1, 0], filter: colour }], query: { fusion: 'rrf' } })), unindexed('colour', 'keyword, uuid'));
+    // Indexed keys pass.
+    const ok = await client.scroll(name, { filter: { must: [{ key: 'brand', match: { value: 'b1' } }, { key: 'price', range: { gte: 2 } }] } });
+    assert.deepEqual(ok.points.map((p) => p.id), [3]);
+  });
+
+  it('refuses filtered writes on unindexed keys', async () => {
+    assert.deepEqual(await refusal(client.delete(name, { wait: true, filter: { must: [{ key: 'colour', match: { value: 'red' } }] } })), unindexed('colour', 'keyword, uuid'));
+    assert.deepEqual(await refusal(client.setPayload(name, { wait: true, payload: { x: 1 }, filter: { must: [{ key: 'colour', match: { value: 'red' } }] } })), unindexed('colour', 'keyword, uuid'));
+    assert.equal((await client.count(name, { exact: false })).count, 3, 'nothing was deleted');
+  });
+
+  it('enforces the limits with the parameter named', async () => {
+    assert.deepEqual(await refusal(client.query(name, { query: [1, 0], limit: 11 })), {
+      status: 400,
+      error: 'Bad request: Limit exceeded 11 > 10 for "limit". Help: Reduce the "limit" parameter to or below 10.',
+    });
+    assert.deepEqual(await refusal(client.query(name, { prefetch: [{ query: [1, 0], limit: 50 }], query: [1, 0], limit: 5 })), {
+      status: 400,
+      error: 'Bad request: Limit exceeded 50 > 10 for "limit". Help: Reduce the "limit" parameter to or below 10.',
+    });
+    assert.deepEqual(await refusal(client.query(name, { query: [1, 0], params: { hnsw_ef: 128 } })), {
+      status: 400,
+      error: 'Bad request: Limit exceeded 128 > 64 for "hnsw_ef". Help: Reduce the "hnsw_ef" parameter to or below 64.',
+    });
+    assert.deepEqual(await refusal(client.search(name, { vector: [1, 0], params: { exact: true } })), { status: 400, error: 'Bad request: Exact search disabled!. Help: Set exact=false.' });
+    assert.deepEqual(await refusal(client.query(name, { query: [1, 0], timeout: 30 })), {
+      status: 400,
+      error: 'Bad request: Limit exceeded 30 > 5 for "timeout". Help: Reduce the "timeout" parameter to or below 5.',
+    });
+    const four = [1, 2, 3, 4].map((id) => ({ id, vector: [1, 1] }));
+    assert.deepEqual(await refusal(client.upsert(name, { wait: true, points: four })), {
+      status: 400,
+      error: 'Bad request: Limit exceeded 4 > 3 for "upsert limit". Help: Reduce the "upsert limit" parameter to or below 3.',
+    });
+    const conditions = [0, 1, 2, 3].map((i) => ({ key: 'price', range: { gte: i } }));
+    assert.deepEqual(await refusal(client.scroll(name, { filter: { must: conditions } })), {
+      status: 400,
+      error: 'Bad request: Filter condition limit reached (4 > 3). Help: Reduce the amount of conditions of your filter.',
+    });
+    // Within the limits all of these run.
+    assert.equal((await client.query(name, { query: [1, 0], limit: 10, timeout: 5, params: { hnsw_ef: 64 } })).points.length, 3);
+  });
+
+  it('nothing is enforced once disabled', async () => {
+    await client.updateCollection(name, { strict_mode_config: { enabled: false } });
+    const info = await client.getCollection(name);
+    assert.equal(info.config.strict_mode_config?.enabled, false);
+    assert.equal(info.config.strict_mode_config?.max_query_limit, 10, 'the other settings are kept');
+    const { points } = await client.scroll(name, { filter: { must: [{ key: 'colour', match: { value: 'red' } }] }, limit: 50 });
+    assert.equal(points.length, 3);
+    await client.updateCollection(name, { strict_mode_config: { enabled: true } });
+    assert.equal((await refusal(client.scroll(name, { filter: { must: [{ key: 'colour', match: { value: 'red' } }] } }))).status, 400);
+  });
+});
