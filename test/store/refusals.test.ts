@@ -30,7 +30,6 @@ async function call(method: string, url: string, body?: unknown): Promise<{ stat
 }
 
 const cases: Array<[string, string, string, unknown, RegExp]> = [
-  ['multivectors', 'PUT', '/collections/m', { vectors: { v: { size: 2, distance: 'Cosine', multivector_config: { comparator: 'max_sim' } } } }, /multivector/i],
   ['non-float32 vector storage', 'PUT', '/collections/m', { vectors: { v: { size: 2, distance: 'Cosine', datatype: 'uint8' } } }, /datatype/i],
   ['relevance feedback', 'POST', '/collections/c/points/query', { query: { relevance_feedback: { target: [1, 0], feedback: [], strategy: { naive: { a: 1, b: 1, c: 1 } } } }, using: 'v' }, /relevance_feedback/],
   ['inference (documents)', 'POST', '/collections/c/points/query', { query: { text: 'red bag', model: 'some/model' }, using: 'v' }, /inference/],

@@ -20,6 +20,7 @@ import * as reads from './reads.ts';
 import type { PointOp } from './records.ts';
 import { SparseVectors } from './sparse.ts';
 import { VectorColumn } from './vectors.ts';
+import { denseStorage } from './multivectors.ts';
 import type { VectorStorage } from './vector-storage.ts';
 
 export type { UpdateResult, WriteOptions } from './durability.ts';
@@ -147,7 +148,7 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
   /** A dense vector's column (queries that need a dense one). */
   column(name: string): VectorColumn {
     const s = this.storage(name);
-    if (!(s instanceof VectorColumn)) throw wrongInput(`vector ${JSON.stringify(name)} is a sparse vector; this query needs a dense one`);
+    if (!(s instanceof VectorColumn)) throw wrongInput(`vector ${JSON.stringify(name)} is a ${s.kind === 'multi' ? 'multivector' : 'sparse vector'}; this query needs a dense one`);
     return s;
   }
 
@@ -256,7 +257,7 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     const next = withVectorName(this.meta, name, config);
     this.saveMeta(next);
     const dense = next.vectors[name];
-    this.state.addVector(name, dense ? new VectorColumn(dense.size, dense.distance) : new SparseVectors(next.sparse_vectors![name]!));
+    this.state.addVector(name, dense ? denseStorage(dense) : new SparseVectors(next.sparse_vectors![name]!));
   }
 
   /**

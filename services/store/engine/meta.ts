@@ -57,7 +57,8 @@ export function stripNulls(o: Body): Body {
 }
 
 function denseParams(vname: string, p: Body): VectorParamsJson {
-  if (p.multivector_config) throw badRequest(`vector ${JSON.stringify(vname)}: multivectors (multivector_config) are not supported by the embedded store yet`);
+  const multi = p.multivector_config as Body | null | undefined;
+  if (multi && multi.comparator !== 'max_sim') throw badRequest(`vector ${JSON.stringify(vname)}: multivector comparator ${JSON.stringify(multi.comparator)} is not supported (max_sim only, as in Qdrant)`);
   if (p.datatype && p.datatype !== 'float32') throw badRequest(`vector ${JSON.stringify(vname)}: datatype ${JSON.stringify(p.datatype)} is not supported by the embedded store (float32 only)`);
   return stripNulls(p) as VectorParamsJson;
 }

@@ -1,0 +1,113 @@
+/**
+ * Multivectors (`multivector_config: {comparator: "max_sim"}`) through @qdrant/js-client-rest:
+ * config echoed, upsert of lists of vectors (named and unnamed, mixed with a plain dense
+ * vector), read back, query by a multivector and by a point id scored by MaxSim (Σ over query
+ * vectors of the best dot product with any of the point's vectors; Cosine normalises each
+ * vector), updates surviving a restart of the store, dimension errors. Expected scores are
+ * computed in this test. Runs against a real Qdrant too with QDRANT_URL.
+ */
+import { after, before, describe, it } from 'node:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import type { QdrantClient } from '@qdrant/js-client-rest';
+import { startTestStore, type TestStore } from '../support/store.ts';
+import { startEmbeddedStore } from '../../services/store/index.ts';
+import { QdrantClient as Client } from '@qdrant/js-client-rest';
+
+let ts: TestStore;
+let client: QdrantClient;
+let name: string;
+
+// Values exactly representable in float32, so read-back and Dot scores compare exactly.
+const DOCS: Record<number, number[][]> = {
+  1: [[1, 0, 0], [0, 1, 0]],
+  2: [[0.5, 0.5, 0], [0, 0, 1], [0.25, 0, 0.75]],
+  3: [[0, 0, 2]],
+  4: [[1, 1, 1], [-1, 0, 0]],
+};
+const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+const maxSim = (q: number[][], d: number[][]) => q.reduce((s, qv) => s + Math.max(...d.map((dv) => dot(qv, dv))), 0);
+const unit = (v: number[]) => { const l = Math.hypot(...v); return v.map((x) => x / l); };
+
+before(async () => {
+  ts = await startTestStore();
+  client = ts.client;
+  name = ts.name('multi');
+  await client.createCollection(name, {
+    vectors: {
+      colbert: { size: 3, distance: 'Dot', multivector_config: { comparator: 'max_sim' } },
+      cos: { size: 3, distance: 'Cosine', multivector_config: { comparator: 'max_sim' } },
+      plain: { size: 3, distance: 'Dot' },
+    },
+  });
+  await client.upsert(name, {
+    wait: true,
+    points: Object.entries(DOCS).map(([id, d]) => ({ id: Number(id), vector: { colbert: d, cos: d, plain: d[0]! }, payload: { n: Number(id) } })),
+  });
+});
+after(async () => {
+  await ts.close();
+});
+
+describe('multivectors (max_sim)', () => {
+  it('echoes multivector_config and reads the vectors back', async () => {
+    const info = await client.getCollection(name);
+    const vectors = info.config.params.vectors as Record<string, { multivector_config?: { comparator: string } }>;
+    assert.deepEqual(vectors.colbert?.multivector_config, { comparator: 'max_sim' });
+    assert.equal(vectors.plain?.multivector_config, undefined);
+    const [p] = await client.retrieve(name, { ids: [2], with_vector: ['colbert', 'plain'] });
+    assert.deepEqual((p!.vector as Record<string, unknown>).colbert, DOCS[2]);
+    assert.deepEqual((p!.vector as Record<string, unknown>).plain, DOCS[2]![0]);
+  });
+
+  it('ranks by MaxSim for a query multivector (Dot and Cosine)', async () => {
+    const q = [[1, 0, 0.5], [0, 0.5, 1]];
+    const want = Object.entries(DOCS).map(([id, d]) => [Number(id), maxSim(q, d)] as const).sort((a, b) => b[1] - a[1]);
+    const got = (await client.query(name, { query: q, using: 'colbert', limit: 4 })).points;
+    assert.deepEqual(got.map((p) => p.id), want.map(([id]) => id));
+    got.forEach((p, i) => assert.ok(Math.abs(p.score - want[i]![1]) < 1e-5, `${p.id}: ${p.score} vs ${want[i]![1]}`));
+
+    const qn = q.map(unit);
+    const wantCos = Object.entries(DOCS).map(([id, d]) => [Number(id), maxSim(qn, d.map(unit))] as const).sort((a, b) => b[1] - a[1]);
+    const gotCos = (await client.query(name, { query: q, using: 'cos', limit: 2 })).points;
+    assert.deepEqual(gotCos.map((p) => p.id), wantCos.slice(0, 2).map(([id]) => id));
+    gotCos.forEach((p, i) => assert.ok(Math.abs(p.score - wantCos[i]![1]) < 1e-5));
+  });
+
+  it('queries by a point id (its multivector, the point itself excluded) and with a filter', async () => {
+    const got = (await client.query(name, { query: 1, using: 'colbert', limit: 3 })).points;
+    const want = [2, 3, 4].map((id) => [id, maxSim(DOCS[1]!, DOCS[id]!)] as const).sort((a, b) => b[1] - a[1]);
+    assert.deepEqual(got.map((p) => p.id), want.map(([id]) => id));
+    const filtered = (await client.query(name, { query: [[0, 0, 1]], using: 'colbert', filter: { must: [{ key: 'n', range: { lt: 3 } }] }, limit: 5 })).points;
+    assert.deepEqual(filtered.map((p) => [p.id, p.score]), [[2, 1], [1, 0]]);
+  });
+
+  it('refuses a single vector or a wrong size for a multivector, naming the reason', async () => {
+    const single = await client.upsert(name, { wait: true, points: [{ id: 9, vector: { colbert: [1, 2, 3] as unknown as number[][] } }] }).then(() => null, (e: { status: number; data?: { status?: { error?: string } } }) => e);
+    assert.equal(single?.status, 400);
+    const wrong = await client.upsert(name, { wait: true, points: [{ id: 9, vector: { colbert: [[1, 2]] } }] }).then(() => null, (e: { status: number; data?: { status?: { error?: string } } }) => e);
+    assert.equal(wrong?.status, 400);
+    assert.match(wrong?.data?.status?.error ?? '', /Vector dimension error: expected dim: 3, got 2/);
+  });
+});
+
+describe('multivectors persist (always the embedded store, in its own directory)', () => {
+  it('survive a restart: the log holds them, the configuration splits them', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clipstream-multi-'));
+    let store = await startEmbeddedStore({ dataDir, port: 0 });
+    let c = new Client({ url: store.url, checkCompatibility: false });
+    await c.createCollection('m', { vectors: { size: 2, distance: 'Dot', multivector_config: { comparator: 'max_sim' } } });
+    await c.upsert('m', { wait: true, points: [{ id: 1, vector: [[1, 0], [0, 1], [0.5, 0.5]] }, { id: 2, vector: [[2, 2]] }] });
+    await c.updateVectors('m', { wait: true, points: [{ id: 2, vector: [[3, 0], [0, 3]] }] });
+    await store.close();
+    store = await startEmbeddedStore({ dataDir, port: 0 });
+    c = new Client({ url: store.url, checkCompatibility: false });
+    const points = await c.retrieve('m', { ids: [1, 2], with_vector: true });
+    assert.deepEqual(points.map((p) => p.vector), [[[1, 0], [0, 1], [0.5, 0.5]], [[3, 0], [0, 3]]]);
+    assert.deepEqual((await c.query('m', { query: [[1, 0]], limit: 2 })).points.map((p) => [p.id, p.score]), [[2, 3], [1, 1]]);
+    await store.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+});
