@@ -35,6 +35,7 @@ const cases: Array<[string, string, string, unknown, RegExp]> = [
   ['inference (documents)', 'POST', '/collections/c/points/query', { query: { text: 'red bag', model: 'some/model' }, using: 'v' }, /inference/],
   ['full snapshots', 'GET', '/snapshots', undefined, /snapshots/],
   ['shard keys', 'PUT', '/collections/c/shards', { shard_key: 'x' }, /shard/],
+  ['custom sharding', 'PUT', '/collections/s', { vectors: { size: 2, distance: 'Dot' }, sharding_method: 'custom' }, /custom sharding/],
   ['cluster', 'GET', '/cluster', undefined, /cluster/],
 ];
 

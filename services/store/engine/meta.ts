@@ -70,6 +70,8 @@ function sparseParams(p: Body | null | undefined): SparseParamsJson {
 }
 
 export function buildMeta(name: string, body: Schemas['CreateCollection']): CollectionMeta {
+  // Custom sharding routes points by shard keys, which only a cluster can create.
+  if ((body as Body).sharding_method === 'custom') throw badRequest('custom sharding (sharding_method: "custom"): shard keys are not supported by the embedded store; use "auto" (the default)');
   const raw = (body.vectors ?? {}) as Body;
   const single = typeof raw.size === 'number' && typeof raw.distance === 'string';
   const entries: Array<[string, Body]> = single ? [['', raw]] : (Object.entries(raw) as Array<[string, Body]>);
