@@ -16,6 +16,10 @@ import * as tar from 'tar';
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import { startTestStore, type TestStore } from '../support/store.ts';
 import { Store } from '../../services/store/engine/store.ts';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { QdrantClient } from '@qdrant/js-client-rest';
 
 let ts: TestStore;
 let client: QdrantClient;
@@ -284,5 +288,50 @@ describe('snapshots and crashes (engine)', () => {
     assert.deepEqual(fs.readdirSync(root).filter((n) => !n.startsWith('.')), [newDir]);
     assert.equal(store.count('c', { exact: true }).count, 3);
     await store.close();
+  });
+});
+
+describe('snapshots and a killed process', () => {
+  const fixture = path.join(import.meta.dirname, 'fixtures', 'serve-store.ts');
+
+  async function serve(dataDir: string) {
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, dataDir], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const { url } = JSON.parse(line) as { url: string };
+    return { child, url, client: new QdrantClient({ url, checkCompatibility: false }) };
+  }
+
+  it('a SIGKILL while snapshots are being taken leaves only complete, recoverable snapshots', async () => {
+    const dataDir = fs.mkdtempSync(path.join(tmp, 'kill-'));
+    let s = await serve(dataDir);
+    await s.client.createCollection('big', { vectors: { size: 128, distance: 'Dot' } });
+    for (let i = 0; i < 4000; i += 500) {
+      await s.client.upsert('big', { wait: true, points: Array.from({ length: 500 }, (_, j) => ({ id: i + j + 1, vector: Array.from({ length: 128 }, (_, k) => ((i + j + k) % 7) - 3) })) });
+    }
+    // Kill at a few moments after snapshot requests have gone out (wherever each one has got to).
+    for (const delay of [0, 5, 30, 300]) {
+      const requests = [1, 2].map(() => fetch(`${s.url}/collections/big/snapshots`, { method: 'POST' }).catch(() => null));
+      await new Promise((r) => setTimeout(r, delay));
+      s.child.kill('SIGKILL');
+      await once(s.child, 'exit');
+      await Promise.all(requests);
+      s = await serve(dataDir);
+      assert.equal((await s.client.count('big', { exact: true })).count, 4000);
+    }
+    const listed = await s.client.listSnapshots('big');
+    for (const snap of listed) {
+      const bytes = fs.readFileSync(path.join(dataDir, 'snapshots', 'big', snap.name));
+      assert.equal(bytes.length, snap.size);
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), snap.checksum);
+      const copy = `copy_${listed.indexOf(snap)}`;
+      await s.client.recoverSnapshot(copy, { location: `file://${path.join(dataDir, 'snapshots', 'big', snap.name)}` });
+      assert.equal((await s.client.count(copy, { exact: true })).count, 4000);
+    }
+    // Nothing half-made is left behind.
+    const snapDir = path.join(dataDir, 'snapshots', 'big');
+    const leftovers = (fs.existsSync(snapDir) ? fs.readdirSync(snapDir) : []).filter((n) => n.startsWith('.') || (n.endsWith('.checksum') && !listed.some((l) => `${l.name}.checksum` === n)));
+    assert.deepEqual(leftovers, []);
+    s.child.kill('SIGKILL');
+    await once(s.child, 'exit');
   });
 });
