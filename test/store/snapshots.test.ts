@@ -13,7 +13,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tar from 'tar';
-import type { QdrantClient } from '@qdrant/js-client-rest';
 import { startTestStore, type TestStore } from '../support/store.ts';
 import { Store } from '../../services/store/engine/store.ts';
 import { spawn } from 'node:child_process';
