@@ -50,6 +50,12 @@ async function everything(name: string) {
 }
 
 const restUrl = (p: string) => `${ts.url}${p}`;
+/**
+ * Where the server keeps a snapshot: under the embedded store's data directory, or (a real
+ * Qdrant in its container) under QDRANT_SNAPSHOTS_PATH, by default /qdrant/snapshots.
+ */
+const snapshotPath = (collection: string, snapshot: string) =>
+  path.join(ts.external ? (process.env.QDRANT_SNAPSHOTS_PATH ?? '/qdrant/snapshots') : path.join(ts.dataDir ?? '', 'snapshots'), collection, snapshot);
 
 describe('collection snapshots', () => {
   it('create, list, download and delete with the shapes of the spec', async () => {
@@ -69,12 +75,12 @@ describe('collection snapshots', () => {
     assert.equal(bytes.length, made.size);
     assert.equal(made.checksum, createHash('sha256').update(bytes).digest('hex'));
 
-    // A tar: the manifest, the configuration and the log, each checksummed in the manifest.
+    // The embedded store's format: a tar of the manifest, the configuration and the log.
     const file = path.join(tmp, 'shapes.snapshot');
     fs.writeFileSync(file, bytes);
     const entries: string[] = [];
     await tar.list({ file, onReadEntry: (e) => void entries.push(e.path) });
-    assert.deepEqual(entries, ['manifest.json', 'meta.json', 'points-00000001.log']);
+    if (!ts.external) assert.deepEqual(entries, ['manifest.json', 'meta.json', 'points-00000001.log']);
 
     assert.equal(await client.deleteSnapshot(name, made.name), true);
     assert.deepEqual(await client.listSnapshots(name), []);
@@ -98,7 +104,7 @@ describe('collection snapshots', () => {
     await client.deletePayloadIndex(name, 'n', { wait: true });
     assert.notDeepEqual(await everything(name), before);
 
-    const location = `file://${path.join(ts.dataDir ?? '', 'snapshots', name, snap.name)}`;
+    const location = `file://${snapshotPath(name, snap.name)}`;
     assert.equal(await client.recoverSnapshot(name, { location, checksum: snap.checksum }), true);
     assert.deepEqual(await everything(name), before);
     const infoAfter = await client.getCollection(name);
@@ -157,7 +163,7 @@ describe('collection snapshots', () => {
     await writer;
 
     const copy = ts.name('snap_busy_copy');
-    await client.recoverSnapshot(copy, { location: `file://${path.join(ts.dataDir ?? '', 'snapshots', name, snap.name)}` });
+    await client.recoverSnapshot(copy, { location: `file://${snapshotPath(name, snap.name)}` });
     const points = await everything(copy);
     const ids = points.map((p) => Number(p.id));
     assert.ok(ids.length >= ackedBefore, `${ids.length} points, ${ackedBefore} acknowledged before the snapshot`);
@@ -185,7 +191,7 @@ describe('collection snapshots', () => {
     const name = ts.name('snap_refusals');
     await makeCollection(name, [1, 2]);
     const snap = (await client.createSnapshot(name))!;
-    const file = path.join(ts.dataDir ?? '', 'snapshots', name, snap.name);
+    const file = snapshotPath(name, snap.name);
     const recover = async (body: unknown) => {
       const res = await fetch(restUrl(`/collections/${name}/snapshots/recover`), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       return { status: res.status, error: ((await res.json()) as { status: { error?: string } }).status.error ?? '' };
@@ -198,6 +204,12 @@ describe('collection snapshots', () => {
     assert.match(wrong.error, new RegExp(`checksum mismatch: expected 0{64}, got ${snap.checksum}`));
     assert.equal((await recover({})).status, 400, 'location is required');
 
+    const missing = await fetch(restUrl(`/collections/${ts.name('nope')}/snapshots`), { method: 'POST' });
+    assert.equal(missing.status, 404);
+    const traversal = await fetch(restUrl(`/collections/${name}/snapshots/${encodeURIComponent('../x.snapshot')}`));
+    assert.ok(traversal.status === 400 || traversal.status === 404, `status ${traversal.status}`);
+    // What follows needs files the server can read, and the embedded store's own wording.
+    if (ts.external) return;
     const junk = path.join(tmp, 'junk.snapshot');
     fs.writeFileSync(junk, 'not a tar at all'.repeat(100));
     assert.match((await recover({ location: `file://${junk}` })).error, /cannot be recovered: .*not a readable tar|has no manifest/);
@@ -224,11 +236,6 @@ describe('collection snapshots', () => {
     assert.match(damaged.error, /points-00000001\.log has sha256 \w+, the manifest says \w+ \(the file is damaged\)/);
     // None of the refusals touched the collection.
     assert.equal((await client.count(name, { exact: true })).count, 2);
-
-    const missing = await fetch(restUrl(`/collections/${ts.name('nope')}/snapshots`), { method: 'POST' });
-    assert.equal(missing.status, 404);
-    const traversal = await fetch(restUrl(`/collections/${name}/snapshots/${encodeURIComponent('../x.snapshot')}`));
-    assert.equal(traversal.status, 400);
   });
 });
 
