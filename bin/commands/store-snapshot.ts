@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { ClipstreamError } from '../../shared/errors.ts';
 import { config } from '../../shared/config/index.ts';
+import { Store } from '../../services/store/engine/store.ts';
 
 interface Target {
   url: string;
@@ -36,7 +37,8 @@ function target(opts: Opts): Target {
 
 const clientFor = (t: Target) => new QdrantClient({ url: t.url, apiKey: t.apiKey, checkCompatibility: false });
 const headers = (t: Target): Record<string, string> => (t.apiKey ? { 'api-key': t.apiKey } : {});
-const snapshotUrl = (t: Target, name: string) => `${t.url}/collections/${encodeURIComponent(t.collection)}/snapshots/${encodeURIComponent(name)}`;
+const snapshotUrl = (t: Target, name: string, full = false) =>
+  full ? `${t.url}/snapshots/${encodeURIComponent(name)}` : `${t.url}/collections/${encodeURIComponent(t.collection)}/snapshots/${encodeURIComponent(name)}`;
 
 /** The server's own message for a failed call, as a ClipstreamError naming the collection. */
 function failed(t: Target, what: string, err: unknown): ClipstreamError {
@@ -45,8 +47,8 @@ function failed(t: Target, what: string, err: unknown): ClipstreamError {
   return new ClipstreamError('STORE_UNAVAILABLE', `${what} of collection ${t.collection} at ${t.url} failed: ${reason}`, { item: t.collection, cause: err });
 }
 
-async function download(t: Target, name: string, out: string): Promise<number> {
-  const res = await fetch(snapshotUrl(t, name), { headers: headers(t) });
+async function download(t: Target, name: string, out: string, full = false): Promise<number> {
+  const res = await fetch(snapshotUrl(t, name, full), { headers: headers(t) });
   if (!res.ok || !res.body) throw new ClipstreamError('STORE_UNAVAILABLE', `downloading snapshot ${name} of ${t.collection} from ${t.url} failed: HTTP ${res.status} ${await res.text()}`, { item: name });
   const tmp = `${out}.part`;
   await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), fs.createWriteStream(tmp));
@@ -64,26 +66,28 @@ export function register(store: Command): void {
 
   common(snapshot.command('create').description('take a snapshot; with --out also download it'))
     .option('--out <file>', 'write the snapshot file here too')
-    .action(async (opts: Opts & { out?: string }) => {
+    .option('--full', 'a full snapshot: every collection and the aliases')
+    .action(async (opts: Opts & { out?: string; full?: boolean }) => {
       const t = target(opts);
       let made;
       try {
-        made = await clientFor(t).createSnapshot(t.collection, { wait: true });
+        made = opts.full ? await clientFor(t).createFullSnapshot({ wait: true }) : await clientFor(t).createSnapshot(t.collection, { wait: true });
       } catch (err) {
         throw failed(t, 'snapshot', err);
       }
       if (!made) throw new ClipstreamError('STORE_UNAVAILABLE', `the server accepted the snapshot of ${t.collection} but did not describe it`, { item: t.collection });
       process.stdout.write(`${made.name}\t${made.size} bytes\tsha256 ${made.checksum ?? '-'}\n`);
-      if (opts.out) process.stdout.write(`saved ${await download(t, made.name, opts.out)} bytes to ${opts.out}\n`);
+      if (opts.out) process.stdout.write(`saved ${await download(t, made.name, opts.out, opts.full)} bytes to ${opts.out}\n`);
     });
 
   common(snapshot.command('list').description('list the snapshots of a collection'))
     .option('--json', 'print JSON')
-    .action(async (opts: Opts & { json?: boolean }) => {
+    .option('--full', 'full snapshots instead')
+    .action(async (opts: Opts & { json?: boolean; full?: boolean }) => {
       const t = target(opts);
       let list;
       try {
-        list = await clientFor(t).listSnapshots(t.collection);
+        list = opts.full ? await clientFor(t).listFullSnapshots() : await clientFor(t).listSnapshots(t.collection);
       } catch (err) {
         throw failed(t, 'listing snapshots', err);
       }
@@ -93,9 +97,32 @@ export function register(store: Command): void {
 
   common(snapshot.command('download <name>').description('download a snapshot file'))
     .requiredOption('--out <file>', 'where to write it')
-    .action(async (name: string, opts: Opts & { out: string }) => {
+    .option('--full', 'a full snapshot')
+    .action(async (name: string, opts: Opts & { out: string; full?: boolean }) => {
       const t = target(opts);
-      process.stdout.write(`saved ${await download(t, name, opts.out)} bytes to ${opts.out}\n`);
+      process.stdout.write(`saved ${await download(t, name, opts.out, opts.full)} bytes to ${opts.out}\n`);
+    });
+
+  snapshot
+    .command('recover-full')
+    .description('restore every collection and alias of a full snapshot into a data directory (the store must not be running on it)')
+    .requiredOption('--data <dir>', 'data directory of the embedded store')
+    .requiredOption('--from <file>', 'a full snapshot file (GET /snapshots/{name})')
+    .action(async (opts: { data: string; from: string }) => {
+      let store;
+      try {
+        store = Store.open(opts.data);
+      } catch (err) {
+        throw new ClipstreamError('STORE_UNAVAILABLE', `cannot open ${opts.data}: ${(err as Error).message}`, { cause: err });
+      }
+      try {
+        const done = await store.fullSnapshots.recover(opts.from);
+        process.stdout.write(`recovered ${done.collections.length} collection(s) (${done.collections.join(', ')}) and ${done.aliases} alias(es) into ${opts.data}\n`);
+      } catch (err) {
+        throw new ClipstreamError('BAD_REQUEST', (err as Error).message, { item: opts.from, cause: err });
+      } finally {
+        await store.close();
+      }
     });
 
   common(snapshot.command('recover').description('replace (or create) the collection from a snapshot file or URL'))

@@ -54,6 +54,19 @@ describe('clipstream store snapshot', () => {
     assert.deepEqual(await client.listSnapshots('cat'), []);
   });
 
+  it('takes a full snapshot and restores it offline into a data directory', async () => {
+    const file = path.join(work, 'full.snapshot');
+    const created = await cli('create', '--full', '--out', file);
+    assert.match(created.stdout, /^full-snapshot-[\d-]+\.snapshot\t/);
+    const target = path.join(work, 'restored');
+    const restored = await run(process.execPath, [bin, 'store', 'snapshot', 'recover-full', '--data', target, '--from', file], { env });
+    assert.match(restored.stdout, /recovered 1 collection\(s\) \(cat\) and 0 alias\(es\)/);
+    const reopened = await startEmbeddedStore({ dataDir: target, port: 0 });
+    const c = new QdrantClient({ url: reopened.url, checkCompatibility: false });
+    assert.equal((await c.count('cat', { exact: true })).count, 4);
+    await reopened.close();
+  });
+
   it('names the collection and the server when a call fails', async () => {
     const err = await run(process.execPath, [bin, 'store', 'snapshot', 'create', '--url', store.url, '--collection', 'nope'], { env }).then(
       () => null,

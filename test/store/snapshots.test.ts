@@ -239,6 +239,42 @@ describe('collection snapshots', () => {
   });
 });
 
+describe('full snapshots', () => {
+  it('create, list, download and delete every collection and alias at once (js client)', async () => {
+    const a = ts.name('full_a');
+    const b = ts.name('full_b');
+    await makeCollection(a, [1, 2, 3]);
+    await makeCollection(b, [7, 8]);
+    await client.updateCollectionAliases({ actions: [{ create_alias: { collection_name: a, alias_name: ts.name('full_alias') } }] });
+    const before = (await client.listFullSnapshots()).length;
+    const made = await client.createFullSnapshot({ wait: true });
+    assert.match(made.name, /^full-snapshot-\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d\.snapshot$/);
+    assert.ok((await client.listFullSnapshots()).some((s) => s.name === made.name));
+    assert.equal((await client.listFullSnapshots()).length, before + 1);
+    const res = await fetch(restUrl(`/snapshots/${made.name}`));
+    assert.equal(res.status, 200);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    assert.equal(bytes.length, made.size);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), made.checksum);
+
+    if (!ts.external) {
+      // Restored offline into another data directory: both collections, their points and the alias.
+      const file = path.join(tmp, 'full.snapshot');
+      fs.writeFileSync(file, bytes);
+      const target = fs.mkdtempSync(path.join(tmp, 'full-target-'));
+      const other = Store.open(target);
+      const done = await other.fullSnapshots.recover(file);
+      assert.ok(done.collections.includes(a) && done.collections.includes(b));
+      assert.equal(other.count(a, { exact: true }).count, 3);
+      assert.equal(other.count(ts.name('full_alias'), { exact: true }).count, 3, 'the alias came along');
+      assert.deepEqual(other.scroll(b, { with_payload: true }).points.map((p) => p.payload), [point(7).payload, point(8).payload]);
+      await other.close();
+    }
+    assert.equal(await client.deleteFullSnapshot(made.name), true);
+    assert.ok(!(await client.listFullSnapshots()).some((s) => s.name === made.name));
+  });
+});
+
 describe('snapshots and crashes (engine)', () => {
   it('an interrupted snapshot or recovery leaves nothing listed and is cleaned at open', async () => {
     const dataDir = fs.mkdtempSync(path.join(tmp, 'crash-'));

@@ -19,6 +19,7 @@ import { facet, matrixOffsets, matrixPairs } from './query/explore.ts';
 import { validateBody } from './validate.ts';
 import { checkTimeout, enforceStrictMode } from './strict-mode.ts';
 import { cleanupSnapshots, CollectionSnapshots } from './snapshots/index.ts';
+import { FullSnapshots } from './snapshots/full.ts';
 
 const FORBIDDEN_NAME_CHARS = /[<>:"/\\|?*\0]/;
 
@@ -31,10 +32,13 @@ export class Store {
   private closed = false;
   /** Collection snapshots (snapshots/index.ts). */
   readonly snapshots: CollectionSnapshots;
+  /** Full snapshots: every collection and the aliases (snapshots/full.ts). */
+  readonly fullSnapshots: FullSnapshots;
 
   private constructor(dataDir: string) {
     this.dataDir = dataDir;
     this.snapshots = new CollectionSnapshots(this);
+    this.fullSnapshots = new FullSnapshots(this);
   }
 
   /**
@@ -147,6 +151,25 @@ export class Store {
     }
     this.collections.set(name, Collection.open(final));
     return true;
+  }
+
+  collectionList(): Collection[] {
+    return [...this.collections.values()];
+  }
+
+  aliasMap(): Record<string, string> {
+    return Object.fromEntries(this.aliases);
+  }
+
+  /** Sets these aliases, replacing any of the same name (a full snapshot's recovery). */
+  restoreAliases(aliases: Record<string, string>): void {
+    const next = new Map(this.aliases);
+    for (const [alias, target] of Object.entries(aliases)) {
+      if (!this.collections.has(target)) throw collectionNotFound(target);
+      next.set(alias, target);
+    }
+    this.saveAliases(next);
+    this.aliases = next;
   }
 
   /** The collection a snapshot recovery into `name` replaces (an alias's target), or a new name. */

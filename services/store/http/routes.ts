@@ -114,10 +114,10 @@ export const ROUTES: Route[] = [
   r('POST', '/collections/*/points/search/matrix/offsets', ({ store, params, body }) => store.matrixOffsets(params[0]!, body), 'SearchMatrixRequest'),
   r('POST', '/collections/*/facet', ({ store, params, body }) => store.facet(params[0]!, body), 'FacetRequest'),
   ...SNAPSHOT_ROUTES,
-  ...refused('/snapshots', 'full snapshots'),
-  ...refused('/snapshots/*', 'full snapshots'),
   ...refused('/collections/*/shards', 'shard keys (custom sharding)'),
   ...refused('/collections/*/shards/delete', 'shard keys (custom sharding)'),
+  ...refused('/collections/*/shards/*/snapshots', 'shard snapshots (use collection snapshots)'),
+  ...refused('/collections/*/shards/*/snapshots/*', 'shard snapshots (use collection snapshots)'),
   ...refused('/collections/*/cluster', 'cluster operations'),
   ...refused('/cluster', 'cluster operations'),
 ];

@@ -56,6 +56,11 @@ export const SNAPSHOT_ROUTES: Route[] = [
   ),
   route('GET', '/collections/*/snapshots/*', () => undefined, { raw: download }),
   route('POST', '/collections/*/snapshots/upload', () => undefined, { raw: upload }),
+  // Full snapshots: every collection and the aliases; restored offline (clipstream store snapshot recover-full).
+  route('GET', '/snapshots', ({ store }) => store.fullSnapshots.list()),
+  route('POST', '/snapshots', ({ store, query }) => maybeInBackground(query, 'full snapshot', () => store.fullSnapshots.create())),
+  route('DELETE', '/snapshots/*', ({ store, params }) => store.fullSnapshots.delete(params[0]!)),
+  route('GET', '/snapshots/*', () => undefined, { raw: downloadFull }),
 ];
 
 export interface RawContext {
@@ -75,6 +80,15 @@ async function download({ store, params, req, res }: RawContext): Promise<unknow
     'content-length': size,
     'content-disposition': `attachment; filename="${params[1]!.replaceAll('"', '')}"`,
   });
+  await pipeline(fs.createReadStream(file), res);
+  return undefined;
+}
+
+/** GET /snapshots/{name}: a full snapshot file. */
+async function downloadFull({ store, params, req, res }: RawContext): Promise<unknown> {
+  req.resume();
+  const { file, size } = store.fullSnapshots.file(params[0]!);
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size, 'content-disposition': `attachment; filename="${params[0]!.replaceAll('"', '')}"` });
   await pipeline(fs.createReadStream(file), res);
   return undefined;
 }

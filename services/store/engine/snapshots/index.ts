@@ -49,8 +49,8 @@ export interface RecoverOptions {
   apiKey?: string | null;
 }
 
-const SUFFIX = '.snapshot';
-const CHECKSUM_SUFFIX = '.checksum';
+export const SUFFIX = '.snapshot';
+export const CHECKSUM_SUFFIX = '.checksum';
 
 export class CollectionSnapshots {
   constructor(private readonly host: SnapshotHost) {}
@@ -73,14 +73,8 @@ export class CollectionSnapshots {
     try {
       fs.mkdirSync(dir, { recursive: true });
       staging = fs.mkdtempSync(path.join(dir, '.tmp-'));
-      // One turn: the configuration and the log position agree.
-      const source = c.snapshotSource();
       const archive = path.join(staging, 'snapshot.tar');
-      try {
-        await writeSnapshot(staging, archive, source, created);
-      } finally {
-        fs.closeSync(source.log.fd);
-      }
+      await this.writeArchive(c, archive, created);
       const checksum = await sha256File(archive);
       writeTextDurably(path.join(dir, snapshotName + CHECKSUM_SUFFIX), checksum);
       // The rename is the commit point: before it, nothing is listed.
@@ -92,6 +86,22 @@ export class CollectionSnapshots {
       throw storageError(err, path.join(dir, snapshotName));
     } finally {
       if (staging) fs.rmSync(staging, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Writes a snapshot of `c` to `dest` (a file that does not exist yet, in a directory the
+   * caller cleans up), taken at the log position of this moment.
+   */
+  async writeArchive(c: Collection, dest: string, created: Date): Promise<void> {
+    const staging = fs.mkdtempSync(path.join(path.dirname(dest), '.tmp-'));
+    // One turn: the configuration and the log position agree.
+    const source = c.snapshotSource();
+    try {
+      await writeSnapshot(staging, dest, source, created);
+    } finally {
+      fs.closeSync(source.log.fd);
+      fs.rmSync(staging, { recursive: true, force: true });
     }
   }
 
@@ -169,7 +179,8 @@ export class CollectionSnapshots {
     return path.join(this.root, `.tmp-${kind}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
   }
 
-  private async recoverFromFile(name: string, file: string, checksum: string | null | undefined, label: string): Promise<boolean> {
+  /** Recovers collection `name` from a snapshot file (checked against `checksum` when given). */
+  async recoverFromFile(name: string, file: string, checksum: string | null | undefined, label: string): Promise<boolean> {
     if (checksum !== undefined && checksum !== null) {
       const actual = await sha256File(file);
       if (actual !== checksum.toLowerCase()) throw badRequest(`Snapshot checksum mismatch: expected ${checksum}, got ${actual}`);
@@ -202,7 +213,11 @@ export function cleanupSnapshots(dataDir: string): void {
       fs.rmSync(full, { recursive: true, force: true });
       continue;
     }
-    if (!fs.statSync(full).isDirectory()) continue;
+    if (!fs.statSync(full).isDirectory()) {
+      // A full snapshot's checksum whose snapshot never arrived.
+      if (entry.endsWith(CHECKSUM_SUFFIX) && !fs.existsSync(full.slice(0, -CHECKSUM_SUFFIX.length))) fs.rmSync(full, { force: true });
+      continue;
+    }
     const names = new Set(fs.readdirSync(full));
     for (const n of names) {
       const orphanChecksum = n.endsWith(CHECKSUM_SUFFIX) && !names.has(n.slice(0, -CHECKSUM_SUFFIX.length));
@@ -212,13 +227,13 @@ export function cleanupSnapshots(dataDir: string): void {
 }
 
 /** Snapshot names are plain file names: no directories, nothing hidden. */
-function checkSnapshotName(name: string): void {
+export function checkSnapshotName(name: string): void {
   if (name.length === 0 || name.includes('/') || name.includes('\\') || name.includes('\0') || name.startsWith('.')) {
     throw badRequest(`invalid snapshot name ${JSON.stringify(name)}: expected a file name as listed by GET /collections/{collection_name}/snapshots`);
   }
 }
 
-function describe(dir: string, name: string): SnapshotDescription {
+export function describe(dir: string, name: string): SnapshotDescription {
   const file = path.join(dir, name);
   const st = fs.statSync(file);
   let checksum: string | null = null;
@@ -232,12 +247,12 @@ function describe(dir: string, name: string): SnapshotDescription {
 }
 
 /** YYYY-MM-DD-HH-MM-SS in UTC, as in Qdrant's snapshot names. */
-function stamp(d: Date): string {
+export function stamp(d: Date): string {
   return d.toISOString().slice(0, 19).replace('T', '-').replaceAll(':', '-');
 }
 
 /** A small text file written durably (a checksum). */
-function writeTextDurably(file: string, text: string): void {
+export function writeTextDurably(file: string, text: string): void {
   const tmp = path.join(path.dirname(file), `.tmp-${path.basename(file)}`);
   const fd = fs.openSync(tmp, 'w');
   try {
