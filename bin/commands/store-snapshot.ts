@@ -35,7 +35,7 @@ function target(opts: Opts): Target {
   };
 }
 
-const clientFor = (t: Target) => new QdrantClient({ url: t.url, apiKey: t.apiKey, checkCompatibility: false });
+const clientFor = (t: Target) => new QdrantClient({ url: t.url, ...(t.apiKey ? { apiKey: t.apiKey } : {}), checkCompatibility: false });
 const headers = (t: Target): Record<string, string> => (t.apiKey ? { 'api-key': t.apiKey } : {});
 const snapshotUrl = (t: Target, name: string, full = false) =>
   full ? `${t.url}/snapshots/${encodeURIComponent(name)}` : `${t.url}/collections/${encodeURIComponent(t.collection)}/snapshots/${encodeURIComponent(name)}`;

@@ -105,7 +105,7 @@ describe('collection snapshots', () => {
     assert.notDeepEqual(await everything(name), before);
 
     const location = `file://${snapshotPath(name, snap.name)}`;
-    assert.equal(await client.recoverSnapshot(name, { location, checksum: snap.checksum }), true);
+    assert.equal(await client.recoverSnapshot(name, { location, checksum: snap.checksum ?? null }), true);
     assert.deepEqual(await everything(name), before);
     const infoAfter = await client.getCollection(name);
     assert.deepEqual(infoAfter.config, infoBefore.config);

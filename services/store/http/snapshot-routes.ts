@@ -11,7 +11,7 @@ import type { Schemas } from '@qdrant/js-client-rest';
 import { badRequest, StoreError } from '../engine/errors.ts';
 import type { Store } from '../engine/store.ts';
 import { validateBody } from '../engine/validate.ts';
-import type { Route, RouteContext } from './routes.ts';
+import type { Route } from './routes.ts';
 
 /** A result answered 202 `{"status":"accepted"}`: the work goes on after the reply. */
 export class Accepted {}
@@ -136,4 +136,3 @@ async function upload({ store, params, query, req }: RawContext): Promise<unknow
   return maybeInBackground(query, `recovery of collection \`${params[0]}\` from an upload`, () => store.snapshots.recoverUpload(params[0]!, file, query.get('checksum')));
 }
 
-export type { RouteContext };

@@ -18,13 +18,13 @@ import { badRequest } from '../errors.ts';
 import { logName } from '../log.ts';
 import type { CollectionMeta } from '../meta.ts';
 
-export const SNAPSHOT_FORMAT = 'clipstream-store-collection-snapshot';
-export const SNAPSHOT_VERSION = 1;
-export const MANIFEST = 'manifest.json';
+const SNAPSHOT_FORMAT = 'clipstream-store-collection-snapshot';
+const SNAPSHOT_VERSION = 1;
+const MANIFEST = 'manifest.json';
 const META = 'meta.json';
 const LOG = logName(1);
 
-export interface ManifestFile {
+interface ManifestFile {
   name: string;
   size: number;
   sha256: string;

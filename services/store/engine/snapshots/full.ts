@@ -16,7 +16,7 @@ import { fsyncDir } from '../log.ts';
 import { sha256File } from './archive.ts';
 import { checkSnapshotName, CHECKSUM_SUFFIX, describe, stamp, SUFFIX, writeTextDurably, type CollectionSnapshots, type SnapshotDescription } from './index.ts';
 
-export const FULL_SNAPSHOT_FORMAT = 'clipstream-store-full-snapshot';
+const FULL_SNAPSHOT_FORMAT = 'clipstream-store-full-snapshot';
 const VERSION = 1;
 const MANIFEST = 'manifest.json';
 

@@ -22,8 +22,6 @@ import { readJsonFile, writeJsonDurably, checkCollectionMeta } from '../json-fil
 import type { CollectionMeta } from '../meta.ts';
 import { extractSnapshot, sha256File, writeSnapshot } from './archive.ts';
 
-export { SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './archive.ts';
-
 /** What the snapshots need from the store. */
 export interface SnapshotHost {
   readonly dataDir: string;
@@ -44,9 +42,9 @@ export interface SnapshotDescription {
 
 export interface RecoverOptions {
   /** Expected sha256 (hex) of the snapshot file; a mismatch refuses the recovery. */
-  checksum?: string | null;
+  checksum?: string | null | undefined;
   /** Sent as `api-key` when fetching an http(s) location. */
-  apiKey?: string | null;
+  apiKey?: string | null | undefined;
 }
 
 export const SUFFIX = '.snapshot';
