@@ -84,12 +84,24 @@ describe('multivectors (max_sim)', () => {
     assert.deepEqual(filtered.map((p) => [p.id, p.score]), [[2, 1], [1, 0]]);
   });
 
-  it('refuses a single vector or a wrong size for a multivector, naming the reason', async () => {
-    const single = await client.upsert(name, { wait: true, points: [{ id: 9, vector: { colbert: [1, 2, 3] as unknown as number[][] } }] }).then(() => null, (e: { status: number; data?: { status?: { error?: string } } }) => e);
-    assert.equal(single?.status, 400);
-    const wrong = await client.upsert(name, { wait: true, points: [{ id: 9, vector: { colbert: [[1, 2]] } }] }).then(() => null, (e: { status: number; data?: { status?: { error?: string } } }) => e);
-    assert.equal(wrong?.status, 400);
-    assert.match(wrong?.data?.status?.error ?? '', /Vector dimension error: expected dim: 3, got 2/);
+  it('refuses malformed multivectors with the messages Qdrant gives', async () => {
+    const upsert = (v: unknown) =>
+      client.upsert(name, { wait: true, points: [{ id: 9, vector: { colbert: v as number[][] } }] }).then(
+        () => ({ status: 200, error: '' }),
+        (e: { status: number; data?: { status?: { error?: string } } }) => ({ status: e.status, error: e.data?.status?.error ?? '' }),
+      );
+    assert.deepEqual(await upsert([1, 2, 3]), { status: 400, error: 'Wrong input: Conversion between multi and regular vectors failed' });
+    assert.deepEqual(await upsert([]), { status: 400, error: 'Wrong input: Vector inserting error: expected dim: 3, got 0' });
+    assert.deepEqual(await upsert([[1, 2, 3], []]), { status: 422, error: 'Validation error in JSON body: [points[0].vector.?.data: all vectors must be non-empty]' });
+    assert.deepEqual(await upsert([[1, 2, 3], [1, 2]]), { status: 422, error: 'Validation error in JSON body: [points[0].vector.?.data: all vectors must have the same dimension, found vector with dimension 2]' });
+    assert.deepEqual(await upsert([[1, 2]]), { status: 400, error: 'Wrong input: Vector dimension error: expected dim: 3, got 2' });
+    assert.equal((await client.count(name, { exact: true })).count, 4, 'nothing was written');
+  });
+
+  it('a query with one dense vector is a multivector of one', async () => {
+    const got = (await client.query(name, { query: [0, 0, 1], using: 'colbert', limit: 4 })).points;
+    const want = Object.entries(DOCS).map(([id, d]) => [Number(id), maxSim([[0, 0, 1]], d)] as const).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    assert.deepEqual(got.map((p) => p.score), want.map(([, s]) => s));
   });
 });
 

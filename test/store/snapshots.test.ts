@@ -185,6 +185,9 @@ describe('collection snapshots', () => {
       listed = await client.listSnapshots(name);
     }
     assert.equal(listed.length, 1);
+    const deleted = await fetch(restUrl(`/collections/${name}/snapshots/${listed[0]!.name}?wait=false`), { method: 'DELETE' });
+    assert.equal(deleted.status, 202);
+    while ((await client.listSnapshots(name)).length > 0) await new Promise((r) => setTimeout(r, 10));
   });
 
   it('refuses bad locations, checksums and files with the reason', async () => {

@@ -9,7 +9,7 @@
  * In the log a multivector is an ordinary dense value of k × size floats; the configuration
  * says how to split it.
  */
-import { badRequest, wrongInput } from './errors.ts';
+import { badRequest, validationError, wrongInput } from './errors.ts';
 import { dot, l1, normaliseInPlace, squaredL2, VectorColumn, vectorToJson, type Distance } from './vectors.ts';
 import type { VectorStorage, VectorValue } from './vector-storage.ts';
 
@@ -41,15 +41,26 @@ export class MultiVectors implements VectorStorage {
 
   /** A request's multivector (a list of vectors of `dim` numbers) flattened; Cosine normalised. */
   prepare(raw: unknown, where: string, name: string): Float32Array {
-    return this.flatten(raw, `${where}: vector ${JSON.stringify(name)}`);
+    // Qdrant names the field of a multivector's data `<vector struct>.?.data`.
+    const field = name !== '' && where.endsWith(`.${name}`) ? `${where.slice(0, -name.length - 1)}.?.data` : `${where}.data`;
+    return this.flatten(raw, `${where}: vector ${JSON.stringify(name)}`, field);
   }
 
-  /** A list of vectors (a query or a stored value) as one flat array, each vector checked. */
-  flatten(raw: unknown, what: string): Float32Array {
-    if (!Array.isArray(raw) || raw.length === 0) throw badRequest(`${what} is a multivector: expected a non-empty list of vectors of ${this.dim} numbers`);
-    if (!raw.every((v) => Array.isArray(v) || v instanceof Float32Array)) {
-      throw badRequest(`${what} is a multivector: expected a list of vectors ([[…], […]]), got a single vector`);
+  /**
+   * A list of vectors (a query or a stored value) as one flat array, each vector checked, with
+   * Qdrant's errors: a single vector cannot convert, an empty list has dimension 0, inner
+   * vectors must be non-empty and of one dimension, and that dimension the configured one.
+   */
+  flatten(raw: unknown, what: string, field = 'vector.data'): Float32Array {
+    if (raw instanceof Float32Array || (Array.isArray(raw) && raw.length > 0 && !raw.every((v) => Array.isArray(v) || v instanceof Float32Array))) {
+      throw wrongInput('Conversion between multi and regular vectors failed');
     }
+    if (!Array.isArray(raw)) throw badRequest(`${what} is a multivector: expected a list of vectors of ${this.dim} numbers`);
+    if (raw.length === 0) throw wrongInput(`Vector inserting error: expected dim: ${this.dim}, got 0`);
+    const lengths = (raw as Array<ArrayLike<unknown>>).map((v) => v.length);
+    if (lengths.some((n) => n === 0)) throw validationError(field, 'all vectors must be non-empty');
+    const odd = lengths.find((n) => n !== lengths[0]);
+    if (odd !== undefined) throw validationError(field, `all vectors must have the same dimension, found vector with dimension ${odd}`);
     const out = new Float32Array(raw.length * this.dim);
     raw.forEach((v: ArrayLike<unknown>, i) => {
       if (v.length !== this.dim) throw wrongInput(`Vector dimension error: expected dim: ${this.dim}, got ${v.length}`);
@@ -101,6 +112,12 @@ export class MultiVectors implements VectorStorage {
 
   storedBytes(): number {
     return this.bytes;
+  }
+
+  /** A query: a list of vectors, or one dense vector (a list of one, as Qdrant takes it). */
+  queryVector(raw: unknown, what: string): Float32Array {
+    const single = raw instanceof Float32Array || (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === 'number'));
+    return this.flatten(single ? [raw] : raw, what);
   }
 
   /** MaxSim of the slot's vectors against a flat query multivector (prepared like a stored one). */

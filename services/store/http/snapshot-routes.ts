@@ -43,7 +43,11 @@ export const SNAPSHOT_ROUTES: Route[] = [
     store.resolve(params[0]!);
     return maybeInBackground(query, `snapshot of collection \`${params[0]}\``, () => store.snapshots.create(params[0]!));
   }),
-  route('DELETE', '/collections/*/snapshots/*', ({ store, params }) => store.snapshots.delete(params[0]!, params[1]!)),
+  route('DELETE', '/collections/*/snapshots/*', ({ store, params, query }) => {
+    // Checked now (404 for a missing one); wait=false answers 202 once it is gone.
+    store.snapshots.file(params[0]!, params[1]!);
+    return maybeInBackground(query, `deleting snapshot ${params[1]}`, async () => store.snapshots.delete(params[0]!, params[1]!));
+  }),
   route(
     'PUT',
     '/collections/*/snapshots/recover',
@@ -59,7 +63,10 @@ export const SNAPSHOT_ROUTES: Route[] = [
   // Full snapshots: every collection and the aliases; restored offline (clipstream store snapshot recover-full).
   route('GET', '/snapshots', ({ store }) => store.fullSnapshots.list()),
   route('POST', '/snapshots', ({ store, query }) => maybeInBackground(query, 'full snapshot', () => store.fullSnapshots.create())),
-  route('DELETE', '/snapshots/*', ({ store, params }) => store.fullSnapshots.delete(params[0]!)),
+  route('DELETE', '/snapshots/*', ({ store, params, query }) => {
+    store.fullSnapshots.file(params[0]!);
+    return maybeInBackground(query, `deleting snapshot ${params[0]}`, async () => store.fullSnapshots.delete(params[0]!));
+  }),
   route('GET', '/snapshots/*', () => undefined, { raw: downloadFull }),
 ];
 

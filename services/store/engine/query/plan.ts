@@ -172,7 +172,7 @@ export class QueryPlanner {
     if (typeof raw === 'number' || typeof raw === 'string') return this.storedVector(raw, using, lookup, where, storage);
     if (storage instanceof MultiVectors) {
       if (isSparseInput(raw)) throw wrongInput(`${where}: vector ${JSON.stringify(using)} is a multivector, got a sparse vector`);
-      return storage.flatten(raw, `${where}: vector ${JSON.stringify(using)}`);
+      return storage.queryVector(raw, `${where}: vector ${JSON.stringify(using)}`);
     }
     if (storage instanceof SparseVectors) {
       if (!isSparseInput(raw)) throw wrongInput(`${where}: vector ${JSON.stringify(using)} is a sparse vector: query it with {"indices": [...], "values": [...]} or a point id`);
