@@ -105,6 +105,44 @@ describe('multivectors (max_sim)', () => {
   });
 });
 
+describe('recommend over multivectors (unnamed, as in Qdrant\'s own suite)', () => {
+  let rec: string;
+  before(async () => {
+    rec = ts.name('multi_rec');
+    await client.createCollection(rec, { vectors: { size: 2, distance: 'Dot', multivector_config: { comparator: 'max_sim' } } });
+    await client.upsert(rec, {
+      wait: true,
+      points: [
+        { id: 1, vector: [[-1, 1], [-2, 2], [-3, 3]] },
+        { id: 2, vector: [[-1.5, 1.5], [-2.5, 2.5], [-3.5, 3.5]] },
+        { id: 3, vector: [[-1.7, 1.7], [-2.7, 2.7], [-3.7, 3.7]] },
+      ],
+    });
+  });
+
+  it('average_vector is the default and scores MaxSim against 2·mean(positive) − mean(negative)', async () => {
+    const body = { positive: [[1, 2]], negative: [[3, 4]], limit: 10 };
+    const byDefault = await client.recommend(rec, body);
+    const average = await client.recommend(rec, { ...body, strategy: 'average_vector' });
+    assert.deepEqual(byDefault, average);
+    // Query vector 2·(1, 2) − (3, 4) = (−1, 0): the best inner dot product is 3.7, 3.5, 3 (ids 3, 2, 1).
+    assert.deepEqual(average.map((p) => [p.id, Math.round(p.score * 1e4) / 1e4]), [[3, 3.7], [2, 3.5], [1, 3]]);
+  });
+
+  it('best_score works with negatives only (all scores negative), and needs an example', async () => {
+    const got = await client.recommend(rec, { negative: [[1, 2]], strategy: 'best_score', limit: 5 });
+    assert.equal(got.length, 3);
+    for (const p of got) assert.ok(p.score < 0, `score ${p.score}`);
+    await assert.rejects(client.recommend(rec, { positive: [], strategy: 'best_score', limit: 2 }), (e: { status: number }) => e.status === 400);
+    await assert.rejects(client.recommend(rec, { positive: [[]], limit: 2 }), (e: { status: number }) => e.status === 400 || e.status === 422);
+  });
+
+  it('point ids as examples use their multivectors', async () => {
+    const got = await client.query(rec, { query: { recommend: { positive: [1], negative: [3], strategy: 'sum_scores' } }, limit: 1 });
+    assert.deepEqual(got.points.map((p) => p.id), [2]);
+  });
+});
+
 describe('multivectors persist (always the embedded store, in its own directory)', () => {
   it('survive a restart: the log holds them, the configuration splits them', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clipstream-multi-'));

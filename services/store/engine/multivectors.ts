@@ -120,6 +120,29 @@ export class MultiVectors implements VectorStorage {
     return this.flatten(single ? [raw] : raw, what);
   }
 
+  /**
+   * `average_vector` over multivector examples: the mean of every positive example's vectors,
+   * doubled, minus the mean of every negative one's (just the positive mean without negatives),
+   * as a multivector of one — the dense rule applied to the examples' vectors.
+   */
+  average(positive: Float32Array[], negative: Float32Array[]): Float32Array {
+    const mean = (list: Float32Array[]) => {
+      const out = new Float64Array(this.dim);
+      let n = 0;
+      for (const v of list) for (let off = 0; off < v.length; off += this.dim, n++) for (let j = 0; j < this.dim; j++) out[j] += v[off + j]!;
+      return out.map((x) => x / n);
+    };
+    const p = mean(positive);
+    const out = new Float32Array(this.dim);
+    if (negative.length === 0) out.set(p);
+    else {
+      const q = mean(negative);
+      for (let j = 0; j < this.dim; j++) out[j] = 2 * p[j]! - q[j]!;
+    }
+    if (this.distance === 'Cosine') normaliseInPlace(out);
+    return out;
+  }
+
   /** MaxSim of the slot's vectors against a flat query multivector (prepared like a stored one). */
   maxSim(slot: number, query: Float32Array): number {
     const doc = this.values[slot]!;

@@ -143,7 +143,7 @@ export class QueryPlanner {
     const neg = list(r.negative, 'negative');
     const strategy = r.strategy ?? 'average_vector';
     if (strategy === 'average_vector') {
-      if (storage instanceof MultiVectors) throw badRequest(`${where}: the average_vector strategy does not apply to multivector ${JSON.stringify(using)}: use best_score or sum_scores`);
+      if (storage instanceof MultiVectors) return { kind: 'nearest', scorer: nearestScorer(storage, storage.average(pos as Float32Array[], neg as Float32Array[])), mmr: null };
       if (pos.length === 0) throw badRequest(`${where}: recommend with the average_vector strategy needs at least one positive example`);
       return { kind: 'nearest', scorer: nearestScorer(storage, averageVector(pos, neg)), mmr: null };
     }
