@@ -118,3 +118,74 @@ describe('strict mode', () => {
     assert.equal((await refusal(client.scroll(name, { filter: { must: [{ key: 'colour', match: { value: 'red' } }] } }))).status, 400);
   });
 });
+
+describe('strict mode: sizes, conditions and formulas (the cases of Qdrant\'s own suite)', () => {
+  let col: string;
+  before(async () => {
+    col = ts.name('strict_sizes');
+    await client.createCollection(col, {
+      vectors: { d: { size: 4, distance: 'Dot' }, multi: { size: 2, distance: 'Dot', multivector_config: { comparator: 'max_sim' } } },
+      sparse_vectors: { s: {} },
+    });
+  });
+  const strict = (cfg: Record<string, unknown>) => client.updateCollection(col, { strict_mode_config: cfg as never });
+  const upsert = (ids: number[]) => client.upsert(col, { wait: true, points: ids.map((id) => ({ id, vector: { d: [1, 2, 3, 5] } })) });
+
+  it('update_vectors is limited by upsert_max_batchsize as "update limit"', async () => {
+    await upsert([1, 2, 3, 4]);
+    await strict({ enabled: true, upsert_max_batchsize: 3 });
+    const points = [1, 2, 3, 4].map((id) => ({ id, vector: { d: [1, 1, 1, 1] } }));
+    const r = await refusal(client.updateVectors(col, { wait: true, points }));
+    assert.equal(r.error, 'Bad request: Limit exceeded 4 > 3 for "update limit". Help: Reduce the "update limit" parameter to or below 3.');
+    await client.updateVectors(col, { wait: true, points: points.slice(0, 3) });
+    await strict({ upsert_max_batchsize: 100 });
+  });
+
+  it('max_points_count and max_collection_vector_size_bytes refuse writes once reached', async () => {
+    await strict({ enabled: true, max_points_count: 5 });
+    await upsert([5]); // 4 points before: allowed, now 5
+    assert.deepEqual(await refusal(upsert([6])), { status: 400, error: 'Bad request: Max points count limit of 5 reached!' });
+    await strict({ max_points_count: 1000, max_collection_vector_size_bytes: 80 }); // 5 points × 16 bytes
+    assert.deepEqual(await refusal(upsert([6])), { status: 400, error: 'Bad request: Max vector storage size limit of 80 bytes reached!' });
+    await strict({ max_collection_vector_size_bytes: 1_000_000 });
+    await upsert([6]);
+  });
+
+  it('sparse_config.max_length and multivector_config.max_vectors', async () => {
+    await strict({ enabled: true, sparse_config: { s: { max_length: 4 } }, multivector_config: { multi: { max_vectors: 2 } } });
+    await client.upsert(col, { wait: true, points: [{ id: 7, vector: { s: { indices: [1, 2, 3, 4], values: [1, 1, 1, 1] }, multi: [[1, 0], [0, 1]] } }] });
+    assert.deepEqual(await refusal(client.upsert(col, { wait: true, points: [{ id: 8, vector: { s: { indices: [1, 2, 3, 4, 5, 6], values: [1, 1, 1, 1, 1, 1] } } }] })), {
+      status: 400,
+      error: "Bad request: Sparse vector 's' has a limit of 4 indices, but 6 were provided!",
+    });
+    assert.deepEqual(await refusal(client.upsert(col, { wait: true, batch: { ids: [8], vectors: { multi: [[[1, 0], [0, 1], [1, 1]]] } } })), {
+      status: 400,
+      error: "Bad request: Multivector 'multi' has a limit of 2 vectors, but 3 were provided!",
+    });
+  });
+
+  it('condition_max_size and filter_max_conditions count inside nested conditions', async () => {
+    await strict({ enabled: true, condition_max_size: 2 });
+    const nested = (n: number) => ({ must: [{ nested: { key: 'city', filter: { must: [{ key: 'key', match: { any: Array.from({ length: n }, (_, i) => i) } }, { key: 'key2', match: { any: [1] } }] } } }] });
+    await client.scroll(col, { filter: nested(2) });
+    assert.deepEqual(await refusal(client.scroll(col, { filter: nested(3) })), { status: 400, error: 'Bad request: Condition size limit reached (3 > 2). Help: Reduce the size of your condition.' });
+    await strict({ condition_max_size: 1_000_000, filter_max_conditions: 1 });
+    assert.deepEqual(await refusal(client.scroll(col, { filter: nested(1) })), {
+      status: 400,
+      error: 'Bad request: Filter condition limit reached (2 > 1). Help: Reduce the amount of conditions of your filter.',
+    });
+    await strict({ filter_max_conditions: 100 });
+  });
+
+  it('payload keys a formula reads need an index too', async () => {
+    const formula = { prefetch: { query: [0.1, 0.2, 0.3, 0.4], using: 'd' }, query: { formula: { sum: ['discount_price', '$score'] }, defaults: { discount_price: 0 } } };
+    await client.query(col, formula);
+    await strict({ enabled: true, unindexed_filtering_retrieve: false });
+    assert.deepEqual(await refusal(client.query(col, formula)), {
+      status: 400,
+      error: 'Bad request: Index required but not found for "discount_price" of one of the following types: [float, integer]. Help: Create an index for this key or use a different formula expression.',
+    });
+    await client.createPayloadIndex(col, { field_name: 'discount_price', field_schema: 'float', wait: true });
+    await client.query(col, formula);
+  });
+});

@@ -21,16 +21,26 @@ export interface StrictModeConfig {
   search_max_oversampling?: number | null;
   upsert_max_batchsize?: number | null;
   filter_max_conditions?: number | null;
+  condition_max_size?: number | null;
+  max_points_count?: number | null;
+  max_collection_vector_size_bytes?: number | null;
+  sparse_config?: Record<string, { max_length?: number | null } | null> | null;
+  multivector_config?: Record<string, { max_vectors?: number | null } | null> | null;
 }
 
 /** What the checks need to know about the collection. */
 export interface StrictModeTarget {
   readonly meta: { strict_mode_config?: Record<string, unknown> | null; payload_schema: Record<string, IndexSchema> };
+  /** Points in the collection now (max_points_count). */
+  readonly liveCount: number;
+  /** Bytes of stored vectors now (max_collection_vector_size_bytes). */
+  vectorBytes(): number;
 }
 
 type Body = Record<string, unknown>;
 
 const strictModeError = (description: string, help: string) => new StoreError(400, `Bad request: ${description}. Help: ${help}`);
+const badRequestError = (description: string) => new StoreError(400, `Bad request: ${description}`);
 
 /** The collection's strict mode settings when enabled, else null. */
 function active(c: StrictModeTarget): StrictModeConfig | null {
@@ -79,7 +89,9 @@ export function enforceStrictMode(c: StrictModeTarget, schema: string, body: unk
   }
   switch (schema) {
     case 'PointInsertOperations':
-      return checkUpsert(cfg, b);
+      return checkUpsert(c, cfg, b);
+    case 'UpdateVectors':
+      return checkUpdateVectors(cfg, b);
     case 'PointsSelector':
     case 'SetPayload':
     case 'DeletePayload':
@@ -88,7 +100,8 @@ export function enforceStrictMode(c: StrictModeTarget, schema: string, body: unk
     case 'UpdateOperations':
       for (const op of asList(b.operations)) {
         for (const [kind, inner] of Object.entries((op ?? {}) as Body)) {
-          if (kind === 'upsert') checkUpsert(cfg, inner as Body);
+          if (kind === 'upsert') checkUpsert(c, cfg, inner as Body);
+          else if (kind === 'update_vectors') checkUpdateVectors(cfg, inner as Body);
           else if (inner && typeof inner === 'object') checkWriteFilter(c, cfg, (inner as Body).filter);
         }
       }
@@ -98,9 +111,42 @@ export function enforceStrictMode(c: StrictModeTarget, schema: string, body: unk
   }
 }
 
-function checkUpsert(cfg: StrictModeConfig, b: Body): void {
-  const n = Array.isArray(b.points) ? b.points.length : Array.isArray((b.batch as Body | undefined)?.ids) ? ((b.batch as Body).ids as unknown[]).length : undefined;
+function checkUpsert(c: StrictModeTarget, cfg: StrictModeConfig, b: Body): void {
+  const batch = b.batch as Body | undefined;
+  const n = Array.isArray(b.points) ? b.points.length : Array.isArray(batch?.ids) ? (batch.ids as unknown[]).length : undefined;
   limitCheck(n, cfg.upsert_max_batchsize, 'upsert limit');
+  // Limits on the collection's size hold once reached: the next write is refused.
+  if (typeof cfg.max_points_count === 'number' && c.liveCount >= cfg.max_points_count) throw badRequestError(`Max points count limit of ${cfg.max_points_count} reached!`);
+  const maxBytes = cfg.max_collection_vector_size_bytes;
+  if (typeof maxBytes === 'number' && c.vectorBytes() >= maxBytes) throw badRequestError(`Max vector storage size limit of ${maxBytes} bytes reached!`);
+  if (Array.isArray(b.points)) for (const p of b.points) checkVectorSizes(cfg, (p as Body | null)?.vector);
+  else if (batch && isObject(batch.vectors)) {
+    // Batch form: {name: [value per point]}.
+    for (const [name, values] of Object.entries(batch.vectors)) for (const v of asList(values)) checkVectorSizes(cfg, { [name]: v });
+  }
+}
+
+function checkUpdateVectors(cfg: StrictModeConfig, b: Body): void {
+  if (Array.isArray(b.points)) {
+    limitCheck(b.points.length, cfg.upsert_max_batchsize, 'update limit');
+    for (const p of b.points) checkVectorSizes(cfg, (p as Body | null)?.vector);
+  }
+}
+
+/** sparse_config.max_length and multivector_config.max_vectors per named vector. */
+function checkVectorSizes(cfg: StrictModeConfig, vector: unknown): void {
+  if (!isObject(vector) || (!cfg.sparse_config && !cfg.multivector_config)) return;
+  for (const [name, v] of Object.entries(vector)) {
+    const maxLength = cfg.sparse_config?.[name]?.max_length;
+    const indices = isObject(v) ? (v as Body).indices : undefined;
+    if (typeof maxLength === 'number' && Array.isArray(indices) && indices.length > maxLength) {
+      throw badRequestError(`Sparse vector '${name}' has a limit of ${maxLength} indices, but ${indices.length} were provided!`);
+    }
+    const maxVectors = cfg.multivector_config?.[name]?.max_vectors;
+    if (typeof maxVectors === 'number' && Array.isArray(v) && v.length > maxVectors && v.every((x) => Array.isArray(x) || x instanceof Float32Array)) {
+      throw badRequestError(`Multivector '${name}' has a limit of ${maxVectors} vectors, but ${v.length} were provided!`);
+    }
+  }
 }
 
 function checkWriteFilter(c: StrictModeTarget, cfg: StrictModeConfig, filter: unknown): void {
@@ -123,7 +169,34 @@ function checkRead(c: StrictModeTarget, cfg: StrictModeConfig, b: Body, schema: 
     if (!index) throw strictModeError(`Index required but not found for "${b.group_by}"`, 'Create an index supporting `match` for this key.');
     if (!MATCHABLE.has(index.type)) throw strictModeError(`Index of type "${capitalise(index.type)}" found for "${b.group_by}"`, 'Create an index supporting `match` for this key.');
   }
+  const q = b.query as Body | undefined;
+  if (isObject(q) && q.formula !== undefined && cfg.unindexed_filtering_retrieve === false) checkFormula(c, q.formula);
   for (const p of asList(b.prefetch)) if (isObject(p)) checkRead(c, cfg, p, 'Prefetch');
+}
+
+/** Payload keys a formula reads (variables, conditions, geo_distance, datetime_key) need fitting indexes too. */
+function checkFormula(c: StrictModeTarget, expr: unknown): void {
+  const need = (key: string, wanted: Wanted[]) => {
+    const index = c.meta.payload_schema[key];
+    if (index && wanted.some((w) => serves(index, w))) return;
+    const kinds = [...new Set(wanted.map((w) => w.label))].sort().join(', ');
+    throw strictModeError(`Index required but not found for "${key}" of one of the following types: [${kinds}]`, 'Create an index for this key or use a different formula expression.');
+  };
+  const walk = (e: unknown): void => {
+    if (typeof e === 'string') {
+      if (!e.startsWith('$score')) need(e, [{ type: 'integer', label: 'integer', use: 'range' }, { type: 'float', label: 'float' }]);
+      return;
+    }
+    if (Array.isArray(e)) return e.forEach(walk);
+    if (!isObject(e)) return;
+    if ('key' in e || 'must' in e || 'should' in e || 'must_not' in e || 'nested' in e) return requireIndexes(c, { must: [e] });
+    const geo = e.geo_distance as { to?: unknown } | undefined;
+    if (geo && typeof geo.to === 'string') return need(geo.to, [{ type: 'geo', label: 'geo' }]);
+    if (typeof e.datetime_key === 'string') return need(e.datetime_key, [{ type: 'datetime', label: 'datetime' }]);
+    if ('datetime' in e) return; // a constant
+    for (const v of Object.values(e)) walk(v);
+  };
+  walk(expr);
 }
 
 function checkParams(cfg: StrictModeConfig, params: Body): void {
@@ -138,15 +211,45 @@ function exactDisabled(): never {
 }
 
 function checkFilterSize(cfg: StrictModeConfig, filter: Body): void {
-  if (cfg.filter_max_conditions === undefined || cfg.filter_max_conditions === null) return;
-  const n = countConditions(filter);
-  if (n > cfg.filter_max_conditions) throw strictModeError(`Filter condition limit reached (${n} > ${cfg.filter_max_conditions})`, 'Reduce the amount of conditions of your filter.');
+  if (typeof cfg.filter_max_conditions === 'number') {
+    const n = countConditions(filter);
+    if (n > cfg.filter_max_conditions) throw strictModeError(`Filter condition limit reached (${n} > ${cfg.filter_max_conditions})`, 'Reduce the amount of conditions of your filter.');
+  }
+  if (typeof cfg.condition_max_size === 'number') {
+    const size = largestCondition(filter);
+    if (size > cfg.condition_max_size) throw strictModeError(`Condition size limit reached (${size} > ${cfg.condition_max_size})`, 'Reduce the size of your condition.');
+  }
 }
 
+/** Conditions of a filter, sub-filters and nested conditions counted by what they hold. */
 function countConditions(filter: Body): number {
   let n = 0;
-  for (const c of clauses(filter)) n += isSubFilter(c) ? countConditions(c) : 1;
+  for (const c of clauses(filter)) {
+    const nested = c.nested as { filter?: unknown } | undefined;
+    n += isSubFilter(c) ? countConditions(c) : nested && isObject(nested.filter) ? countConditions(nested.filter) : 1;
+  }
   return n;
+}
+
+/** The largest input of one condition: values of match any/except, points of a polygon, ids of has_id. */
+function largestCondition(filter: Body): number {
+  let max = 0;
+  for (const c of clauses(filter)) {
+    const nested = c.nested as { filter?: unknown } | undefined;
+    let size = 1;
+    if (isSubFilter(c)) size = largestCondition(c);
+    else if (nested && isObject(nested.filter)) size = largestCondition(nested.filter);
+    else if (Array.isArray(c.has_id)) size = c.has_id.length;
+    else {
+      const m = c.match as Body | undefined;
+      if (m && Array.isArray(m.any)) size = m.any.length;
+      else if (m && Array.isArray(m.except)) size = m.except.length;
+      const poly = c.geo_polygon as { exterior?: { points?: unknown[] }; interiors?: Array<{ points?: unknown[] }> | null } | undefined;
+      if (poly) size = (poly.exterior?.points?.length ?? 0) + (poly.interiors ?? []).reduce((s, r) => s + (r.points?.length ?? 0), 0);
+    }
+    if (size > max) max = size;
+  }
+  return max;
 }
 
 const MATCHABLE = new Set(['keyword', 'integer', 'bool', 'uuid']);
