@@ -189,3 +189,59 @@ describe('strict mode: sizes, conditions and formulas (the cases of Qdrant\'s ow
     await client.query(col, formula);
   });
 });
+
+describe('strict mode: rate limits and result counts', () => {
+  let col: string;
+  before(async () => {
+    col = ts.name('strict_rates');
+    await client.createCollection(col, { vectors: { size: 4, distance: 'Dot' } });
+    await client.createPayloadIndex(col, { field_name: 'docId', field_schema: 'keyword', wait: true });
+    await client.upsert(col, { wait: true, points: Array.from({ length: 10 }, (_, i) => ({ id: i + 1, vector: [1, 0, 0, i], payload: { docId: `d${i % 3}`, price: i } })) });
+  });
+  const strict = (cfg: Record<string, unknown>) => client.updateCollection(col, { strict_mode_config: cfg as never });
+  const raw = async (method: string, p: string, body: unknown) => {
+    const res = await fetch(`${ts.url}/collections/${col}${p}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), error: ((await res.json()) as { status: { error?: string } | string }).status };
+  };
+
+  it('write_rate_limit: tokens per point, 429 with Retry-After', async () => {
+    await strict({ enabled: true, write_rate_limit: 10 });
+    const points = (n: number) => ({ points: Array.from({ length: n }, (_, i) => ({ id: i + 1, vector: [1, 0, 0, i] })) });
+    const big = await raw('PUT', '/points?wait=true', points(11));
+    assert.equal(big.status, 429);
+    assert.deepEqual(big.error, { error: 'Rate limiting exceeded: Write rate limit exceeded, request larger than rate limiter capacity, please try to split your request' });
+    assert.equal((await raw('PUT', '/points?wait=true', points(10))).status, 200);
+    const again = await raw('PUT', '/points?wait=true', points(10));
+    assert.equal(again.status, 429);
+    assert.deepEqual(again.error, { error: 'Rate limiting exceeded: Write rate limit exceeded: Operation requires 10 tokens but only 0.0 were available. Retry after 60s' });
+    assert.equal(again.retryAfter, '60');
+    await strict({ enabled: false });
+    assert.equal((await raw('PUT', '/points?wait=true', points(10))).status, 200, 'disabled: no limit');
+  });
+
+  it('read_rate_limit: a retrieve costs one token per id, a scroll one plus one per condition', async () => {
+    await strict({ enabled: true, read_rate_limit: 4 });
+    assert.equal((await raw('POST', '/points', { ids: [1, 2, 3, 4, 5] })).status, 429);
+    assert.equal((await raw('POST', '/points', { ids: [1, 2, 3, 4] })).status, 200);
+    const spent = await raw('POST', '/points', { ids: [1, 2, 3, 4] });
+    assert.equal(spent.status, 429);
+    assert.match(JSON.stringify(spent.error), /Read rate limit exceeded: Operation requires 4 tokens but only 0\.0 were available/);
+    await strict({ read_rate_limit: 10 });
+    const conditions = (n: number) => ({ filter: { must: Array.from({ length: n }, (_, i) => ({ key: 'docId', match: { value: `d${i}` } })) } });
+    assert.equal((await raw('POST', '/points/scroll', conditions(11))).status, 429);
+    assert.equal((await raw('POST', '/points/scroll', conditions(6))).status, 200);
+    assert.match(JSON.stringify((await raw('POST', '/points/scroll', conditions(6))).error), /Operation requires 7 tokens/);
+    await strict({ enabled: false });
+  });
+
+  it('groups count limit × group_size, a distance matrix sample × limit', async () => {
+    await strict({ enabled: true, max_query_limit: 15, read_rate_limit: 1000 });
+    const groups = await raw('POST', '/points/query/groups', { query: [1, 0, 0, 0], limit: 10, group_by: 'docId', group_size: 3 });
+    assert.deepEqual(groups, { status: 400, retryAfter: null, error: { error: 'Bad request: Limit exceeded 30 > 15 for "limit". Help: Reduce the "limit" parameter to or below 15.' } });
+    const matrix = await raw('POST', '/points/search/matrix/pairs', { sample: 10, limit: 2 });
+    assert.equal(matrix.status, 400);
+    assert.match(JSON.stringify(matrix.error), /Limit exceeded 20 > 15 for \\"limit\\"/);
+    assert.equal((await raw('POST', '/points/query/groups', { query: [1, 0, 0, 0], limit: 5, group_by: 'docId', group_size: 3 })).status, 200);
+    await strict({ enabled: false });
+  });
+});

@@ -9,6 +9,7 @@
  */
 import { StoreError } from './errors.ts';
 import type { IndexSchema } from './indexes.ts';
+import { charge } from './rate-limit.ts';
 
 export interface StrictModeConfig {
   enabled?: boolean | null;
@@ -22,6 +23,8 @@ export interface StrictModeConfig {
   upsert_max_batchsize?: number | null;
   filter_max_conditions?: number | null;
   condition_max_size?: number | null;
+  read_rate_limit?: number | null;
+  write_rate_limit?: number | null;
   max_points_count?: number | null;
   max_collection_vector_size_bytes?: number | null;
   sparse_config?: Record<string, { max_length?: number | null } | null> | null;
@@ -82,6 +85,37 @@ export function enforceStrictMode(c: StrictModeTarget, schema: string, body: unk
   const cfg = active(c);
   if (!cfg || body === null || typeof body !== 'object') return;
   const b = body as Body;
+  checkRequest(c, cfg, b, schema);
+  // Only a request that passed every check spends tokens.
+  if (typeof cfg.read_rate_limit === 'number' && (READS.has(schema) || READ_BATCHES.has(schema) || schema === 'PointRequest')) charge(c, 'read', cfg.read_rate_limit, readCost(b, schema));
+  if (typeof cfg.write_rate_limit === 'number' && WRITES.has(schema)) charge(c, 'write', cfg.write_rate_limit, writeCost(b, schema));
+}
+
+const WRITES = new Set(['PointInsertOperations', 'UpdateVectors', 'PointsSelector', 'SetPayload', 'DeletePayload', 'DeleteVectors', 'UpdateOperations']);
+
+/** Read tokens: 1 per query plus 1 per filter condition and example (a retrieve: 1 per id). */
+function readCost(b: Body, schema: string): number {
+  if (schema === 'PointRequest') return Math.max(1, asList(b.ids).length);
+  if (READ_BATCHES.has(schema)) return asList(b.searches).reduce((s: number, one) => s + readCost(one as Body, 'one'), 0);
+  let cost = 1 + (isObject(b.filter) ? countConditions(b.filter) : 0) + asList(b.positive).length + asList(b.negative).length;
+  for (const p of asList(b.prefetch)) if (isObject(p)) cost += readCost(p, 'one');
+  return cost;
+}
+
+/** Write tokens: 1 per point written or named; 1 plus 1 per condition for a filtered change. */
+function writeCost(b: Body, schema: string): number {
+  if (schema === 'UpdateOperations') {
+    let cost = 0;
+    for (const op of asList(b.operations)) for (const [kind, inner] of Object.entries((op ?? {}) as Body)) cost += writeCost((inner ?? {}) as Body, kind === 'upsert' ? 'PointInsertOperations' : 'one');
+    return Math.max(1, cost);
+  }
+  const batch = b.batch as Body | undefined;
+  if (Array.isArray(b.points)) return Math.max(1, b.points.length);
+  if (batch && Array.isArray(batch.ids)) return Math.max(1, batch.ids.length);
+  return 1 + (isObject(b.filter) ? countConditions(b.filter) : 0);
+}
+
+function checkRequest(c: StrictModeTarget, cfg: StrictModeConfig, b: Body, schema: string): void {
   if (READS.has(schema)) return checkRead(c, cfg, b, schema);
   if (READ_BATCHES.has(schema)) {
     for (const one of asList(b.searches)) checkRead(c, cfg, one as Body, schema);
@@ -156,7 +190,7 @@ function checkWriteFilter(c: StrictModeTarget, cfg: StrictModeConfig, filter: un
 }
 
 function checkRead(c: StrictModeTarget, cfg: StrictModeConfig, b: Body, schema: string): void {
-  if (typeof b.limit === 'number') limitCheck(b.limit, cfg.max_query_limit, 'limit');
+  limitCheck(queryLimit(b, schema), cfg.max_query_limit, 'limit');
   if (isObject(b.filter)) {
     if (cfg.unindexed_filtering_retrieve === false) requireIndexes(c, b.filter);
     checkFilterSize(cfg, b.filter);
@@ -197,6 +231,18 @@ function checkFormula(c: StrictModeTarget, expr: unknown): void {
     for (const v of Object.values(e)) walk(v);
   };
   walk(expr);
+}
+
+/**
+ * The number of results a read asks for, as Qdrant counts it: groups ask for limit × group_size,
+ * a distance matrix for sample × limit, a scroll for its limit or the default 10.
+ */
+function queryLimit(b: Body, schema: string): number | undefined {
+  const limit = typeof b.limit === 'number' ? b.limit : undefined;
+  if (schema === 'ScrollRequest') return limit ?? 10;
+  if (schema.endsWith('GroupsRequest')) return limit === undefined ? undefined : limit * (typeof b.group_size === 'number' ? b.group_size : 1);
+  if (schema === 'SearchMatrixRequest') return typeof b.sample === 'number' && limit !== undefined ? b.sample * limit : (limit ?? (typeof b.sample === 'number' ? b.sample : undefined));
+  return limit;
 }
 
 function checkParams(cfg: StrictModeConfig, params: Body): void {

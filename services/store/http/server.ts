@@ -15,6 +15,7 @@ import { checkNesting, parseVectorJson } from './json-body.ts';
 import { ParsePool } from './parse-pool.ts';
 import { storeMetrics } from './metrics.ts';
 import { Accepted } from './snapshot-routes.ts';
+import { RateLimitError } from '../engine/rate-limit.ts';
 
 export { COMPATIBLE_VERSION };
 /** Qdrant's default service.max_request_size_mb. */
@@ -251,5 +252,7 @@ function sendError(res: http.ServerResponse, started: bigint, err: unknown): voi
   const status = err instanceof StoreError ? err.status : 500;
   const message = err instanceof StoreError ? err.message : `Service internal error: ${err instanceof Error ? err.message : String(err)}`;
   if (status === 500 && !(err instanceof StoreError)) process.stderr.write(`store: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // Rate limited (strict mode): when to try again.
+  if (err instanceof RateLimitError && err.retryAfterSeconds !== null) res.setHeader('retry-after', String(err.retryAfterSeconds));
   sendJson(res, status, JSON.stringify({ status: { error: message }, time: elapsed(started) }));
 }
