@@ -33,7 +33,6 @@ const cases: Array<[string, string, string, unknown, RegExp]> = [
   ['non-float32 vector storage', 'PUT', '/collections/m', { vectors: { v: { size: 2, distance: 'Cosine', datatype: 'uint8' } } }, /datatype/i],
   ['relevance feedback', 'POST', '/collections/c/points/query', { query: { relevance_feedback: { target: [1, 0], feedback: [], strategy: { naive: { a: 1, b: 1, c: 1 } } } }, using: 'v' }, /relevance_feedback/],
   ['inference (documents)', 'POST', '/collections/c/points/query', { query: { text: 'red bag', model: 'some/model' }, using: 'v' }, /inference/],
-  ['shard snapshots', 'POST', '/collections/c/shards/0/snapshots', undefined, /shard/],
   ['shard keys', 'PUT', '/collections/c/shards', { shard_key: 'x' }, /shard/],
   ['custom sharding', 'PUT', '/collections/s', { vectors: { size: 2, distance: 'Dot' }, sharding_method: 'custom' }, /custom sharding/],
   ['cluster', 'GET', '/cluster', undefined, /cluster/],

@@ -242,6 +242,36 @@ describe('collection snapshots', () => {
   });
 });
 
+describe('shard snapshots (shard 0)', () => {
+  it('list, create, download, recover, delete; other shards and traversal attempts are 404', async () => {
+    const name = ts.name('snap_shard');
+    await makeCollection(name, [1, 2, 3]);
+    const base = `/collections/${name}/shards/0/snapshots`;
+    const list = async () => ((await (await fetch(restUrl(base))).json()) as { result: Array<{ name: string; checksum: string }> }).result;
+    assert.deepEqual(await list(), []);
+    const created = (await (await fetch(restUrl(`${base}?wait=true`), { method: 'POST' })).json()) as { result: { name: string; checksum: string; size: number } };
+    assert.deepEqual((await list()).map((s) => s.name), [created.result.name]);
+    assert.deepEqual(await client.listSnapshots(name), [], 'kept apart from the collection snapshots');
+    const bytes = Buffer.from(await (await fetch(restUrl(`${base}/${created.result.name}`))).arrayBuffer());
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), created.result.checksum);
+
+    await client.delete(name, { wait: true, points: [1] });
+    const recover = (body: unknown, shard = '0', collection = name) =>
+      fetch(restUrl(`/collections/${collection}/shards/${shard}/snapshots/recover`), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await recover({ location: restUrl(`${base}/${created.result.name}`), checksum: '3'.repeat(64) })).status, 400);
+    assert.equal((await recover({ location: restUrl(`${base}/${created.result.name}`), checksum: created.result.checksum })).status, 200);
+    assert.equal((await client.count(name, { exact: true })).count, 3);
+    assert.equal((await recover({ location: 'whatever' }, '0', ts.name('nope'))).status, 404);
+    assert.equal((await recover({ location: 'file:///whatever.snapshot' })).status, 400);
+    assert.equal((await fetch(restUrl(`/collections/${name}/shards/1/snapshots`))).status, 404);
+    assert.equal((await fetch(restUrl(`${base}/..%2F..%2F..%2Fetc%2Fpasswd`))).status, 404);
+
+    const deleted = await fetch(restUrl(`${base}/${created.result.name}?wait=false`), { method: 'DELETE' });
+    assert.equal(deleted.status, 202);
+    while ((await list()).length > 0) await new Promise((r) => setTimeout(r, 10));
+  });
+});
+
 describe('full snapshots', () => {
   it('create, list, download and delete every collection and alias at once (js client)', async () => {
     const a = ts.name('full_a');

@@ -116,8 +116,6 @@ export const ROUTES: Route[] = [
   ...SNAPSHOT_ROUTES,
   ...refused('/collections/*/shards', 'shard keys (custom sharding)'),
   ...refused('/collections/*/shards/delete', 'shard keys (custom sharding)'),
-  ...refused('/collections/*/shards/*/snapshots', 'shard snapshots (use collection snapshots)'),
-  ...refused('/collections/*/shards/*/snapshots/*', 'shard snapshots (use collection snapshots)'),
   ...refused('/collections/*/cluster', 'cluster operations'),
   ...refused('/cluster', 'cluster operations'),
 ];

@@ -37,29 +37,63 @@ const route = (method: string, pattern: string, handle: Route['handle'], extra: 
   ...extra,
 });
 
+/**
+ * A collection's snapshots, or its shard's (`/collections/{c}/shards/{id}/snapshots`, Qdrant's
+ * shard snapshot API; the embedded store has shard 0 only, whose snapshots are kept apart and
+ * have the collection snapshot format). `params` are [collection, (shard,) snapshot name].
+ */
+function scopedRoutes(sharded: boolean): Route[] {
+  const base = sharded ? '/collections/*/shards/*/snapshots' : '/collections/*/snapshots';
+  const at = sharded ? 2 : 1;
+  // The shard (checked: 404 for a collection or shard that does not exist), else undefined.
+  const shardOf = (store: Store, params: string[]) => {
+    if (!sharded) return undefined;
+    store.snapshots.checkShard(params[0]!, params[1]!);
+    return params[1]!;
+  };
+  return [
+    route('GET', base, ({ store, params }) => store.snapshots.list(params[0]!, shardOf(store, params))),
+    route('POST', base, ({ store, params, query }) => {
+      store.resolve(params[0]!);
+      const shard = shardOf(store, params);
+      return maybeInBackground(query, `snapshot of collection \`${params[0]}\``, () => store.snapshots.create(params[0]!, shard));
+    }),
+    route('DELETE', `${base}/*`, ({ store, params, query }) => {
+      const shard = shardOf(store, params);
+      // Checked now (404 for a missing one); wait=false answers 202 once it is gone.
+      store.snapshots.file(params[0]!, params[at]!, shard);
+      return maybeInBackground(query, `deleting snapshot ${params[at]}`, async () => store.snapshots.delete(params[0]!, params[at]!, shard));
+    }),
+    route(
+      'PUT',
+      `${base}/recover`,
+      ({ store, params, body, query }) => {
+        // A shard is recovered into its existing collection; a collection may be created.
+        shardOf(store, params);
+        validateBody('SnapshotRecover', body);
+        const { location, checksum, api_key } = body as Schemas['SnapshotRecover'];
+        return maybeInBackground(query, `recovery of collection \`${params[0]}\``, () => store.snapshots.recover(params[0]!, location, { checksum, apiKey: api_key }));
+      },
+      { schema: 'SnapshotRecover' },
+    ),
+    route('GET', `${base}/*`, () => undefined, {
+      raw: (ctx) => {
+        const shard = shardOf(ctx.store, ctx.params);
+        return download(ctx, ctx.params[at]!, shard);
+      },
+    }),
+    route('POST', `${base}/upload`, () => undefined, {
+      raw: (ctx) => {
+        shardOf(ctx.store, ctx.params);
+        return upload(ctx);
+      },
+    }),
+  ];
+}
+
 export const SNAPSHOT_ROUTES: Route[] = [
-  route('GET', '/collections/*/snapshots', ({ store, params }) => store.snapshots.list(params[0]!)),
-  route('POST', '/collections/*/snapshots', ({ store, params, query }) => {
-    store.resolve(params[0]!);
-    return maybeInBackground(query, `snapshot of collection \`${params[0]}\``, () => store.snapshots.create(params[0]!));
-  }),
-  route('DELETE', '/collections/*/snapshots/*', ({ store, params, query }) => {
-    // Checked now (404 for a missing one); wait=false answers 202 once it is gone.
-    store.snapshots.file(params[0]!, params[1]!);
-    return maybeInBackground(query, `deleting snapshot ${params[1]}`, async () => store.snapshots.delete(params[0]!, params[1]!));
-  }),
-  route(
-    'PUT',
-    '/collections/*/snapshots/recover',
-    ({ store, params, body, query }) => {
-      validateBody('SnapshotRecover', body);
-      const { location, checksum, api_key } = body as Schemas['SnapshotRecover'];
-      return maybeInBackground(query, `recovery of collection \`${params[0]}\``, () => store.snapshots.recover(params[0]!, location, { checksum, apiKey: api_key }));
-    },
-    { schema: 'SnapshotRecover' },
-  ),
-  route('GET', '/collections/*/snapshots/*', () => undefined, { raw: download }),
-  route('POST', '/collections/*/snapshots/upload', () => undefined, { raw: upload }),
+  ...scopedRoutes(false),
+  ...scopedRoutes(true),
   // Full snapshots: every collection and the aliases; restored offline (clipstream store snapshot recover-full).
   route('GET', '/snapshots', ({ store }) => store.fullSnapshots.list()),
   route('POST', '/snapshots', ({ store, query }) => maybeInBackground(query, 'full snapshot', () => store.fullSnapshots.create())),
@@ -79,13 +113,13 @@ export interface RawContext {
 }
 
 /** GET …/snapshots/{name}: the snapshot file itself. */
-async function download({ store, params, req, res }: RawContext): Promise<unknown> {
+async function download({ store, params, req, res }: RawContext, name: string, shard: string | undefined): Promise<unknown> {
   req.resume();
-  const { file, size } = store.snapshots.file(params[0]!, params[1]!);
+  const { file, size } = store.snapshots.file(params[0]!, name, shard);
   res.writeHead(200, {
     'content-type': 'application/octet-stream',
     'content-length': size,
-    'content-disposition': `attachment; filename="${params[1]!.replaceAll('"', '')}"`,
+    'content-disposition': `attachment; filename="${name.replaceAll('"', '')}"`,
   });
   await pipeline(fs.createReadStream(file), res);
   return undefined;

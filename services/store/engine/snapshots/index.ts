@@ -58,13 +58,21 @@ export class CollectionSnapshots {
   }
 
   /** The directory of a collection's snapshots (names are valid file names; '.'/'..' are escaped). */
-  private dirOf(collection: string): string {
-    return path.join(this.root, collection === '.' || collection === '..' ? collection.replaceAll('.', '%2E') : collection);
+  private dirOf(collection: string, shard?: string): string {
+    const dir = path.join(this.root, collection === '.' || collection === '..' ? collection.replaceAll('.', '%2E') : collection);
+    // Shard snapshots (the embedded store has one shard, 0) beside the collection's, as in Qdrant.
+    return shard === undefined ? dir : path.join(dir, 'shards', shard);
   }
 
-  async create(name: string): Promise<SnapshotDescription> {
+  /** A shard id of the collection: only 0 exists. */
+  checkShard(name: string, shard: string): void {
     const c = this.host.resolve(name);
-    const dir = this.dirOf(c.name);
+    if (shard !== '0') throw notFound(`Shard ${shard} does not exist in collection \`${c.name}\` (the embedded store has shard 0 only)`);
+  }
+
+  async create(name: string, shard?: string): Promise<SnapshotDescription> {
+    const c = this.host.resolve(name);
+    const dir = this.dirOf(c.name, shard);
     const created = new Date();
     const snapshotName = `${c.name}-${BigInt(`0x${randomBytes(7).toString('hex')}`)}-${stamp(created)}${SUFFIX}`;
     let staging: string | undefined;
@@ -103,36 +111,36 @@ export class CollectionSnapshots {
     }
   }
 
-  list(name: string): SnapshotDescription[] {
+  list(name: string, shard?: string): SnapshotDescription[] {
     const c = this.host.resolve(name);
-    const dir = this.dirOf(c.name);
+    const dir = this.dirOf(c.name, shard);
     if (!fs.existsSync(dir)) return [];
     return fs
       .readdirSync(dir)
-      .filter((n) => n.endsWith(SUFFIX) && !n.startsWith('.'))
+      .filter((n) => n.endsWith(SUFFIX) && !n.startsWith('.') && fs.statSync(path.join(dir, n)).isFile())
       .sort()
       .map((n) => describe(dir, n));
   }
 
   /** The file of a snapshot, for download. */
-  file(name: string, snapshotName: string): { file: string; size: number } {
-    const file = this.existing(name, snapshotName);
+  file(name: string, snapshotName: string, shard?: string): { file: string; size: number } {
+    const file = this.existing(name, snapshotName, shard);
     return { file, size: fs.statSync(file).size };
   }
 
-  delete(name: string, snapshotName: string): boolean {
-    const file = this.existing(name, snapshotName);
+  delete(name: string, snapshotName: string, shard?: string): boolean {
+    const file = this.existing(name, snapshotName, shard);
     fs.rmSync(file);
     fs.rmSync(file + CHECKSUM_SUFFIX, { force: true });
     fsyncDir(path.dirname(file));
     return true;
   }
 
-  private existing(name: string, snapshotName: string): string {
+  private existing(name: string, snapshotName: string, shard?: string): string {
     const c = this.host.resolve(name);
     checkSnapshotName(snapshotName);
-    const file = path.join(this.dirOf(c.name), snapshotName);
-    if (!fs.existsSync(file)) throw notFound(`Snapshot ${snapshotName} not found`);
+    const file = path.join(this.dirOf(c.name, shard), snapshotName);
+    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw notFound(`Snapshot ${snapshotName} not found`);
     return file;
   }
 
@@ -216,18 +224,27 @@ export function cleanupSnapshots(dataDir: string): void {
       if (entry.endsWith(CHECKSUM_SUFFIX) && !fs.existsSync(full.slice(0, -CHECKSUM_SUFFIX.length))) fs.rmSync(full, { force: true });
       continue;
     }
-    const names = new Set(fs.readdirSync(full));
-    for (const n of names) {
-      const orphanChecksum = n.endsWith(CHECKSUM_SUFFIX) && !names.has(n.slice(0, -CHECKSUM_SUFFIX.length));
-      if (n.startsWith('.tmp-') || orphanChecksum) fs.rmSync(path.join(full, n), { recursive: true, force: true });
-    }
+    cleanSnapshotDir(full);
+    const shards = path.join(full, 'shards');
+    if (fs.existsSync(shards)) for (const id of fs.readdirSync(shards)) cleanSnapshotDir(path.join(shards, id));
+  }
+}
+
+/** Removes staging leftovers and checksums whose snapshot never arrived from one snapshot directory. */
+function cleanSnapshotDir(dir: string): void {
+  if (!fs.statSync(dir).isDirectory()) return;
+  const names = new Set(fs.readdirSync(dir));
+  for (const n of names) {
+    const orphanChecksum = n.endsWith(CHECKSUM_SUFFIX) && !names.has(n.slice(0, -CHECKSUM_SUFFIX.length));
+    if (n.startsWith('.tmp-') || orphanChecksum) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
   }
 }
 
 /** Snapshot names are plain file names: no directories, nothing hidden. */
 export function checkSnapshotName(name: string): void {
   if (name.length === 0 || name.includes('/') || name.includes('\\') || name.includes('\0') || name.startsWith('.')) {
-    throw badRequest(`invalid snapshot name ${JSON.stringify(name)}: expected a file name as listed by GET /collections/{collection_name}/snapshots`);
+    // No such snapshot can exist (Qdrant answers path traversal attempts 404 too).
+    throw notFound(`Snapshot ${name} not found (a snapshot name is a file name as listed by GET …/snapshots)`);
   }
 }
 
