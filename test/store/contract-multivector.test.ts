@@ -143,6 +143,19 @@ describe('recommend over multivectors (unnamed, as in Qdrant\'s own suite)', () 
   });
 });
 
+describe('the unnamed multivector (Qdrant\'s legacy forms)', () => {
+  it('takes a single dense vector as a multivector of one, and multivec_config as the setting\'s other name', async () => {
+    const un = ts.name('multi_unnamed');
+    await client.createCollection(un, { vectors: { size: 4, distance: 'Dot', multivec_config: { comparator: 'max_sim' } } as never });
+    const search = (vector: number[]) => client.search(un, { vector, limit: 3 });
+    await assert.rejects(search([0.05, 0.61, 0.76]), (e: { data?: { status?: { error?: string } } }) => /Vector dimension error: expected dim: 4, got 3/.test(e.data?.status?.error ?? ''));
+    assert.deepEqual(await search([0.05, 0.61, 0.76, 0.74]), [], 'empty collection');
+    await client.upsert(un, { wait: true, points: [{ id: 1, vector: [[0.5, 0, 0, 0], [0, 0.5, 0, 0]] }, { id: 2, vector: [0.25, 0.25, 0, 0] }] });
+    assert.deepEqual((await client.retrieve(un, { ids: [2], with_vector: true }))[0]!.vector, [[0.25, 0.25, 0, 0]]);
+    assert.deepEqual((await search([1, 0.5, 0, 0])).map((p) => [p.id, p.score]), [[1, 0.5], [2, 0.375]]);
+  });
+});
+
 describe('multivectors persist (always the embedded store, in its own directory)', () => {
   it('survive a restart: the log holds them, the configuration splits them', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clipstream-multi-'));

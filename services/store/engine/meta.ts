@@ -56,7 +56,10 @@ export function stripNulls(o: Body): Body {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 }
 
-function denseParams(vname: string, p: Body): VectorParamsJson {
+function denseParams(vname: string, raw: Body): VectorParamsJson {
+  // Qdrant also reads the multivector configuration under the name `multivec_config`.
+  const { multivec_config: alias, ...rest } = raw;
+  const p: Body = alias !== undefined && rest.multivector_config === undefined ? { ...rest, multivector_config: alias } : rest;
   const multi = p.multivector_config as Body | null | undefined;
   if (multi && multi.comparator !== 'max_sim') throw badRequest(`vector ${JSON.stringify(vname)}: multivector comparator ${JSON.stringify(multi.comparator)} is not supported (max_sim only, as in Qdrant)`);
   if (p.datatype && p.datatype !== 'float32') throw badRequest(`vector ${JSON.stringify(vname)}: datatype ${JSON.stringify(p.datatype)} is not supported by the embedded store (float32 only)`);

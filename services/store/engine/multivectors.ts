@@ -43,6 +43,8 @@ export class MultiVectors implements VectorStorage {
   prepare(raw: unknown, where: string, name: string): Float32Array {
     // Qdrant names the field of a multivector's data `<vector struct>.?.data`.
     const field = name !== '' && where.endsWith(`.${name}`) ? `${where.slice(0, -name.length - 1)}.?.data` : `${where}.data`;
+    // The unnamed vector takes a single dense vector as a multivector of one (Qdrant's legacy form).
+    if (name === '' && isDense(raw)) return this.flatten([raw], `${where}: vector`, field);
     return this.flatten(raw, `${where}: vector ${JSON.stringify(name)}`, field);
   }
 
@@ -116,8 +118,7 @@ export class MultiVectors implements VectorStorage {
 
   /** A query: a list of vectors, or one dense vector (a list of one, as Qdrant takes it). */
   queryVector(raw: unknown, what: string): Float32Array {
-    const single = raw instanceof Float32Array || (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === 'number'));
-    return this.flatten(single ? [raw] : raw, what);
+    return this.flatten(isDense(raw) ? [raw] : raw, what);
   }
 
   /**
@@ -171,4 +172,9 @@ export class MultiVectors implements VectorStorage {
         return -l1(doc, off, q, this.dim);
     }
   }
+}
+
+/** One dense vector (numbers), not a list of vectors. */
+function isDense(raw: unknown): boolean {
+  return raw instanceof Float32Array || (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === 'number'));
 }
