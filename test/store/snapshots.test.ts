@@ -334,6 +334,25 @@ describe('snapshots and crashes (engine)', () => {
     await store.close();
   });
 
+  it('a compaction replacing the log while a snapshot is read does not disturb it', async () => {
+    const dataDir = fs.mkdtempSync(path.join(tmp, 'compact-'));
+    const store = Store.open(dataDir);
+    store.createCollection('c', { vectors: { size: 4, distance: 'Dot' } });
+    for (let i = 0; i < 20; i++) await store.upsert('c', { points: [{ id: 1 + (i % 5), vector: [i, 0, 0, 0], payload: { i } }] }, { wait: true });
+    const want = store.scroll('c', { with_payload: true, with_vector: true }).points;
+    // The snapshot's position is taken synchronously; its file is read afterwards.
+    const pending = store.snapshots.create('c');
+    const c = store.resolve('c');
+    c.compact(); // the log is rewritten into a new generation and the old file removed
+    assert.deepEqual(fs.readdirSync(c.dir).filter((n) => n.endsWith('.log')), ['points-00000002.log']);
+    await store.upsert('c', { points: [{ id: 99, vector: [9, 9, 9, 9] }] }, { wait: true });
+    await store.deletePoints('c', { points: [1] }, { wait: true });
+    const snap = await pending;
+    await store.snapshots.recover('copy', `file://${path.join(dataDir, 'snapshots', 'c', snap.name)}`);
+    assert.deepEqual(store.scroll('copy', { with_payload: true, with_vector: true }).points, want);
+    await store.close();
+  });
+
   it('a recovery cut off after its commit point is finished at open', async () => {
     const dataDir = fs.mkdtempSync(path.join(tmp, 'replace-'));
     let store = Store.open(dataDir);
