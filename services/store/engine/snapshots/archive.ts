@@ -23,6 +23,8 @@ const SNAPSHOT_VERSION = 1;
 const MANIFEST = 'manifest.json';
 const META = 'meta.json';
 const LOG = logName(1);
+/** Read size for copying and hashing (the 64 KiB default makes a 100 MB log thousands of reads). */
+const CHUNK = 1 << 20;
 
 interface ManifestFile {
   name: string;
@@ -43,7 +45,7 @@ export interface Manifest {
 /** The sha256 of a file, hex. */
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(fs.createReadStream(file), hash);
+  await pipeline(fs.createReadStream(file, { highWaterMark: CHUNK }), hash);
   return hash.digest('hex');
 }
 
@@ -62,7 +64,7 @@ export async function writeSnapshot(
   fs.writeFileSync(metaFile, JSON.stringify(source.meta, null, 2));
   const logFile = path.join(staging, LOG);
   if (source.log.end === 0) fs.writeFileSync(logFile, '');
-  else await pipeline(fs.createReadStream('', { fd: source.log.fd, start: 0, end: source.log.end - 1, autoClose: false, emitClose: false }), fs.createWriteStream(logFile));
+  else await pipeline(fs.createReadStream('', { fd: source.log.fd, start: 0, end: source.log.end - 1, autoClose: false, emitClose: false, highWaterMark: CHUNK }), fs.createWriteStream(logFile));
   const files: ManifestFile[] = [];
   for (const name of [META, LOG]) {
     const full = path.join(staging, name);
