@@ -177,6 +177,17 @@ describe('strict mode: sizes, conditions and formulas (the cases of Qdrant\'s ow
     await strict({ filter_max_conditions: 100 });
   });
 
+  it('max_payload_index_count', async () => {
+    await strict({ enabled: true, max_payload_index_count: 1 });
+    await client.createPayloadIndex(col, { field_name: 'first', field_schema: 'keyword', wait: true });
+    assert.deepEqual(await refusal(client.createPayloadIndex(col, { field_name: 'second', field_schema: 'keyword', wait: true })), {
+      status: 400,
+      error: 'Bad request: Collection already has the maximum number of payload indices (1). Help: Please delete an existing index before creating a new one.',
+    });
+    await client.deletePayloadIndex(col, 'first', { wait: true });
+    await strict({ max_payload_index_count: 100 });
+  });
+
   it('payload keys a formula reads need an index too', async () => {
     const formula = { prefetch: { query: [0.1, 0.2, 0.3, 0.4], using: 'd' }, query: { formula: { sum: ['discount_price', '$score'] }, defaults: { discount_price: 0 } } };
     await client.query(col, formula);

@@ -301,7 +301,7 @@ export class Store {
   // ---- payload indexes ----------------------------------------------------------------
 
   createIndex(name: string, rawBody: unknown, opts: WriteOptions): UpdateResult {
-    this.resolve(name).createIndex(checked<Schemas['CreateFieldIndex']>('CreateFieldIndex', rawBody));
+    this.resolve(name).createIndex(this.strictly<Schemas['CreateFieldIndex']>(name, 'CreateFieldIndex', rawBody));
     return { operation_id: 0, status: opts.wait ? 'completed' : 'acknowledged' };
   }
 

@@ -23,6 +23,7 @@ export interface StrictModeConfig {
   upsert_max_batchsize?: number | null;
   filter_max_conditions?: number | null;
   condition_max_size?: number | null;
+  max_payload_index_count?: number | null;
   read_rate_limit?: number | null;
   write_rate_limit?: number | null;
   max_points_count?: number | null;
@@ -126,6 +127,13 @@ function checkRequest(c: StrictModeTarget, cfg: StrictModeConfig, b: Body, schem
       return checkUpsert(c, cfg, b);
     case 'UpdateVectors':
       return checkUpdateVectors(cfg, b);
+    case 'CreateFieldIndex': {
+      const max = cfg.max_payload_index_count;
+      if (typeof max === 'number' && Object.keys(c.meta.payload_schema).length >= max) {
+        throw strictModeError(`Collection already has the maximum number of payload indices (${max})`, 'Please delete an existing index before creating a new one.');
+      }
+      return;
+    }
     case 'PointsSelector':
     case 'SetPayload':
     case 'DeletePayload':
