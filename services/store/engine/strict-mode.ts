@@ -1,11 +1,14 @@
 /**
  * Strict mode (`strict_mode_config` with `enabled: true`): requests a collection's owner has
  * ruled out are refused before they run, with Qdrant's messages — "Bad request: <what>. Help:
- * <what to do>". Enforced here: filtering on keys without a fitting payload index (reads:
- * `unindexed_filtering_retrieve`, filtered writes: `unindexed_filtering_update`, group_by
- * included), `max_query_limit` (the request's and every prefetch's limit), `max_timeout`,
- * `search_allow_exact`, `search_max_hnsw_ef`, `search_max_oversampling`, `upsert_max_batchsize`
- * and `filter_max_conditions`. Other settings are kept and echoed only.
+ * <what to do>". Enforced here: filtering on keys without a fitting payload index (reads,
+ * prefetches, group_by and formulas: `unindexed_filtering_retrieve`; filtered writes:
+ * `unindexed_filtering_update`), `max_query_limit`, `max_timeout`, `search_allow_exact`,
+ * `search_max_hnsw_ef`, `search_max_oversampling`, `upsert_max_batchsize`,
+ * `filter_max_conditions`, `condition_max_size`, `max_points_count`,
+ * `max_collection_vector_size_bytes`, `max_payload_index_count`, sparse `max_length`,
+ * multivector `max_vectors`, and the read/write rate limits (rate-limit.ts). The other settings
+ * are kept and echoed only.
  */
 import { StoreError } from './errors.ts';
 import type { IndexSchema } from './indexes.ts';

@@ -1,7 +1,8 @@
 /**
- * Collection snapshot endpoints (engine/snapshots/): list, create, download, delete, recover
- * from a location, recover from a multipart upload. As in Qdrant, `wait` defaults to true here;
- * `wait=false` answers 202 and does the work in the background.
+ * Snapshot endpoints (engine/snapshots/) of collections, of their shard 0 and of the whole store:
+ * list, create, download, delete, recover from a location, recover from a multipart upload. As
+ * in Qdrant, `wait` defaults to true here; `wait=false` answers 202 and does the work in the
+ * background.
  */
 import fs from 'node:fs';
 import type http from 'node:http';
