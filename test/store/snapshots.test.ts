@@ -428,4 +428,33 @@ describe('snapshots and a killed process', () => {
     s.child.kill('SIGKILL');
     await once(s.child, 'exit');
   });
+
+  it('a SIGKILL during a recovery leaves the old collection or the recovered one, never both or neither', async () => {
+    const dataDir = fs.mkdtempSync(path.join(tmp, 'kill-recover-'));
+    let s = await serve(dataDir);
+    await s.client.createCollection('big', { vectors: { size: 128, distance: 'Dot' } });
+    for (let i = 0; i < 4000; i += 500) {
+      await s.client.upsert('big', { wait: true, points: Array.from({ length: 500 }, (_, j) => ({ id: i + j + 1, vector: Array.from({ length: 128 }, (_, k) => ((i + j + k) % 5) - 2) })) });
+    }
+    const snap = (await s.client.createSnapshot('big'))!;
+    const location = `file://${path.join(dataDir, 'snapshots', 'big', snap.name)}`;
+    await s.client.delete('big', { wait: true, points: Array.from({ length: 1000 }, (_, i) => i + 1) });
+    for (const delay of [0, 5, 30, 300]) {
+      const request = fetch(`${s.url}/collections/big/snapshots/recover`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ location }) }).catch(() => null);
+      await new Promise((r) => setTimeout(r, delay));
+      s.child.kill('SIGKILL');
+      await once(s.child, 'exit');
+      await request;
+      s = await serve(dataDir);
+      const count = (await s.client.count('big', { exact: true })).count;
+      assert.ok(count === 3000 || count === 4000, `after a kill ${delay} ms in: ${count} points`);
+      // One directory per collection, no half-made ones, no pending replacement.
+      const dirs = fs.readdirSync(path.join(dataDir, 'collections'));
+      assert.deepEqual(dirs.filter((d) => d.startsWith('.tmp-') || fs.existsSync(path.join(dataDir, 'collections', d, 'REPLACES'))), []);
+      assert.equal(dirs.filter((d) => !d.startsWith('.')).length, 1);
+      if (count === 4000) await s.client.delete('big', { wait: true, points: Array.from({ length: 1000 }, (_, i) => i + 1) });
+    }
+    s.child.kill('SIGKILL');
+    await once(s.child, 'exit');
+  });
 });
