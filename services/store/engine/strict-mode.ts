@@ -92,7 +92,7 @@ export function enforceStrictMode(c: StrictModeTarget, schema: string, body: unk
   checkRequest(c, cfg, b, schema);
   // Only a request that passed every check spends tokens.
   if (typeof cfg.read_rate_limit === 'number' && (READS.has(schema) || READ_BATCHES.has(schema) || schema === 'PointRequest')) charge(c, 'read', cfg.read_rate_limit, readCost(b, schema));
-  if (typeof cfg.write_rate_limit === 'number' && WRITES.has(schema)) charge(c, 'write', cfg.write_rate_limit, writeCost(b, schema));
+  if (typeof cfg.write_rate_limit === 'number' && WRITES.has(schema)) charge(c, 'write', cfg.write_rate_limit, writeCost(c, b, schema));
 }
 
 const WRITES = new Set(['PointInsertOperations', 'UpdateVectors', 'PointsSelector', 'SetPayload', 'DeletePayload', 'DeleteVectors', 'UpdateOperations']);
@@ -106,17 +106,20 @@ function readCost(b: Body, schema: string): number {
   return cost;
 }
 
-/** Write tokens: 1 per point written or named; 1 plus 1 per condition for a filtered change. */
-function writeCost(b: Body, schema: string): number {
+/**
+ * Write tokens: 1 per point written or named; a filtered change costs the points it may touch,
+ * estimated as half the collection (Qdrant's cardinality estimate for a filter it cannot look up).
+ */
+function writeCost(c: StrictModeTarget, b: Body, schema: string): number {
   if (schema === 'UpdateOperations') {
     let cost = 0;
-    for (const op of asList(b.operations)) for (const [kind, inner] of Object.entries((op ?? {}) as Body)) cost += writeCost((inner ?? {}) as Body, kind === 'upsert' ? 'PointInsertOperations' : 'one');
+    for (const op of asList(b.operations)) for (const [kind, inner] of Object.entries((op ?? {}) as Body)) cost += writeCost(c, (inner ?? {}) as Body, kind === 'upsert' ? 'PointInsertOperations' : 'one');
     return Math.max(1, cost);
   }
   const batch = b.batch as Body | undefined;
   if (Array.isArray(b.points)) return Math.max(1, b.points.length);
   if (batch && Array.isArray(batch.ids)) return Math.max(1, batch.ids.length);
-  return 1 + (isObject(b.filter) ? countConditions(b.filter) : 0);
+  return isObject(b.filter) ? Math.max(1, Math.floor(c.liveCount / 2)) : 1;
 }
 
 function checkRequest(c: StrictModeTarget, cfg: StrictModeConfig, b: Body, schema: string): void {
