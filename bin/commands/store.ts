@@ -7,6 +7,7 @@ import { describeRepair, repairStore } from '../../services/store/engine/repair.
 import { config } from '../../shared/config/index.ts';
 import { CLIPSTREAM_VERSION } from '../../services/metrics/registry.ts';
 import { processLogger } from './logging.ts';
+import * as snapshotCommand from './store-snapshot.ts';
 
 export function register(program: Command): void {
   const store = program.command('store').description('the embedded Qdrant-compatible vector store');
@@ -78,4 +79,5 @@ export function register(program: Command): void {
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeRepair(report).join('\n')}\n`);
       if (!report.ok) process.exitCode = 1;
     });
+  snapshotCommand.register(store);
 }

@@ -30,14 +30,11 @@ async function call(method: string, url: string, body?: unknown): Promise<{ stat
 }
 
 const cases: Array<[string, string, string, unknown, RegExp]> = [
-  ['multivectors', 'PUT', '/collections/m', { vectors: { v: { size: 2, distance: 'Cosine', multivector_config: { comparator: 'max_sim' } } } }, /multivector/i],
   ['non-float32 vector storage', 'PUT', '/collections/m', { vectors: { v: { size: 2, distance: 'Cosine', datatype: 'uint8' } } }, /datatype/i],
-  ['geo polygons', 'POST', '/collections/c/points/count', { filter: { must: [{ key: 'at', geo_polygon: { exterior: { points: [{ lat: 0, lon: 0 }, { lat: 0, lon: 5 }, { lat: 5, lon: 5 }, { lat: 0, lon: 0 }] } } }] } }, /geo_polygon/],
   ['relevance feedback', 'POST', '/collections/c/points/query', { query: { relevance_feedback: { target: [1, 0], feedback: [], strategy: { naive: { a: 1, b: 1, c: 1 } } } }, using: 'v' }, /relevance_feedback/],
   ['inference (documents)', 'POST', '/collections/c/points/query', { query: { text: 'red bag', model: 'some/model' }, using: 'v' }, /inference/],
-  ['collection snapshots', 'POST', '/collections/c/snapshots', undefined, /snapshots/],
-  ['full snapshots', 'GET', '/snapshots', undefined, /snapshots/],
   ['shard keys', 'PUT', '/collections/c/shards', { shard_key: 'x' }, /shard/],
+  ['custom sharding', 'PUT', '/collections/s', { vectors: { size: 2, distance: 'Dot' }, sharding_method: 'custom' }, /custom sharding/],
   ['cluster', 'GET', '/cluster', undefined, /cluster/],
 ];
 

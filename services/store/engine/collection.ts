@@ -22,6 +22,7 @@ import * as reads from './reads.ts';
 import type { PointOp } from './records.ts';
 import { SparseVectors } from './sparse.ts';
 import { VectorColumn } from './vectors.ts';
+import { denseStorage } from './multivectors.ts';
 import type { VectorStorage } from './vector-storage.ts';
 
 export type { UpdateResult, WriteOptions } from './durability.ts';
@@ -39,7 +40,7 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     this.dir = dir;
     this.meta = meta;
     this.state = new PointState(meta);
-    for (const [name, p] of Object.entries(meta.vectors)) if (p.on_disk) this.column(name).backWithFile(new VectorFile(vectorFilePath(dir, name), p.size));
+    for (const [name, p] of Object.entries(meta.vectors)) if (p.on_disk && !p.multivector_config) this.column(name).backWithFile(new VectorFile(vectorFilePath(dir, name), p.size));
     this.ann = new VectorIndexes(dir, this.state, meta);
   }
 
@@ -100,6 +101,14 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     return this.log.whenIdle();
   }
 
+  /**
+   * What a snapshot copies, taken in one turn so the two agree: the configuration and the log's
+   * written prefix (every op before it applied, none after it).
+   */
+  snapshotSource(): { meta: CollectionMeta; log: { fd: number; end: number; file: string } } {
+    return { meta: structuredClone(this.meta), log: this.log.openWrittenPrefix() };
+  }
+
   // ---- what filters, ops and queries see -------------------------------------------------
 
   get slotCount(): number {
@@ -157,7 +166,7 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
   /** A dense vector's column (queries that need a dense one). */
   column(name: string): VectorColumn {
     const s = this.storage(name);
-    if (!(s instanceof VectorColumn)) throw wrongInput(`vector ${JSON.stringify(name)} is a sparse vector; this query needs a dense one`);
+    if (!(s instanceof VectorColumn)) throw wrongInput(`vector ${JSON.stringify(name)} is a ${s.kind === 'multi' ? 'multivector' : 'sparse vector'}; this query needs a dense one`);
     return s;
   }
 
@@ -267,9 +276,9 @@ export class Collection implements FilterTarget, ops.OpContext, reads.ReadContex
     const next = withVectorName(this.meta, name, config);
     this.saveMeta(next);
     const dense = next.vectors[name];
-    const column = dense ? new VectorColumn(dense.size, dense.distance) : null;
-    if (column && dense?.on_disk) column.backWithFile(new VectorFile(vectorFilePath(this.dir, name), dense.size));
-    this.state.addVector(name, column ?? new SparseVectors(next.sparse_vectors![name]!));
+    const storage = dense ? denseStorage(dense) : new SparseVectors(next.sparse_vectors![name]!);
+    if (storage instanceof VectorColumn && dense?.on_disk) storage.backWithFile(new VectorFile(vectorFilePath(this.dir, name), dense.size));
+    this.state.addVector(name, storage);
     this.ann.reconfigure(next);
   }
 

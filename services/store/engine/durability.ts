@@ -82,6 +82,11 @@ export class CollectionLog {
     this.log.abandon();
   }
 
+  /** See PointLog.openWrittenPrefix: the log as of now, for a snapshot. */
+  openWrittenPrefix(): { fd: number; end: number; file: string } {
+    return this.log.openWrittenPrefix();
+  }
+
   /** No frame queued or being written. */
   get idle(): boolean {
     return this.log.idle;

@@ -4,6 +4,7 @@
  * sub-filter against each element of an array of objects.
  */
 import { badRequest, validationError } from './errors.ts';
+import { compileGeoPolygon, type GeoPolygonJson } from './geo.ts';
 import { parsePointId, type PointId } from './ids.ts';
 import { parsePath, rawValuesAt, valuesAt, type Payload, type PathSegment } from './payload.ts';
 
@@ -170,7 +171,10 @@ function compileFieldCondition(c: Record<string, unknown>, target: FilterTarget,
       }),
     );
   }
-  if (c.geo_polygon) throw badRequest(`${where}: geo_polygon conditions are not supported by the embedded store`);
+  if (c.geo_polygon) {
+    const inside = compileGeoPolygon(c.geo_polygon as GeoPolygonJson, `${where}.geo_polygon`);
+    checks.push((values) => values.some((v) => isGeo(v) && inside(v)));
+  }
   if (c.is_empty === true || c.is_empty === false) {
     const want = c.is_empty;
     checks.push((_values, p) => isEmpty(p, segs) === want);

@@ -250,6 +250,16 @@ export class PointLog {
     });
   }
 
+  /**
+   * The written prefix of the current file, for a snapshot: a read-only descriptor of its own
+   * (still valid after a compaction replaces the file by rename) and the offset up to which
+   * every frame is written and applied. Frames appended later lie beyond it.
+   */
+  openWrittenPrefix(): { fd: number; end: number; file: string } {
+    if (this.closed) throw new Error(`store log ${this.file} is closed`);
+    return { fd: fs.openSync(this.file, 'r'), end: this.written, file: this.file };
+  }
+
   /** Resolves when no frame is queued or being written. */
   whenIdle(): Promise<void> {
     if (this.idle) return Promise.resolve();

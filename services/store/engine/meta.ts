@@ -56,8 +56,12 @@ export function stripNulls(o: Body): Body {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 }
 
-function denseParams(vname: string, p: Body): VectorParamsJson {
-  if (p.multivector_config) throw badRequest(`vector ${JSON.stringify(vname)}: multivectors (multivector_config) are not supported by the embedded store yet`);
+function denseParams(vname: string, raw: Body): VectorParamsJson {
+  // Qdrant also reads the multivector configuration under the name `multivec_config`.
+  const { multivec_config: alias, ...rest } = raw;
+  const p: Body = alias !== undefined && rest.multivector_config === undefined ? { ...rest, multivector_config: alias } : rest;
+  const multi = p.multivector_config as Body | null | undefined;
+  if (multi && multi.comparator !== 'max_sim') throw badRequest(`vector ${JSON.stringify(vname)}: multivector comparator ${JSON.stringify(multi.comparator)} is not supported (max_sim only, as in Qdrant)`);
   if (p.datatype && p.datatype !== 'float32') throw badRequest(`vector ${JSON.stringify(vname)}: datatype ${JSON.stringify(p.datatype)} is not supported by the embedded store (float32 only)`);
   return stripNulls(p) as VectorParamsJson;
 }
@@ -69,6 +73,8 @@ function sparseParams(p: Body | null | undefined): SparseParamsJson {
 }
 
 export function buildMeta(name: string, body: Schemas['CreateCollection']): CollectionMeta {
+  // Custom sharding routes points by shard keys, which only a cluster can create.
+  if ((body as Body).sharding_method === 'custom') throw badRequest('custom sharding (sharding_method: "custom"): shard keys are not supported by the embedded store; use "auto" (the default)');
   const raw = (body.vectors ?? {}) as Body;
   const single = typeof raw.size === 'number' && typeof raw.distance === 'string';
   const entries: Array<[string, Body]> = single ? [['', raw]] : (Object.entries(raw) as Array<[string, Body]>);

@@ -10,7 +10,7 @@ import { deleteAtPath, setPayload, type Payload } from './payload.ts';
 import type { PointOp, PointWrite } from './records.ts';
 import { SlotTable } from './slots.ts';
 import { SparseVectors } from './sparse.ts';
-import { VectorColumn } from './vectors.ts';
+import { denseStorage } from './multivectors.ts';
 import type { VectorStorage } from './vector-storage.ts';
 
 export class PointState {
@@ -21,7 +21,7 @@ export class PointState {
   garbageBytes = 0;
 
   constructor(meta: CollectionMeta) {
-    for (const [name, p] of Object.entries(meta.vectors)) this.vectors.set(name, new VectorColumn(p.size, p.distance));
+    for (const [name, p] of Object.entries(meta.vectors)) this.vectors.set(name, denseStorage(p));
     for (const [name, p] of Object.entries(meta.sparse_vectors ?? {})) this.vectors.set(name, new SparseVectors(p));
     for (const [key, schema] of Object.entries(meta.payload_schema)) this.indexes.set(key, new PayloadIndex(key, schema));
   }

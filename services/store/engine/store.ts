@@ -17,6 +17,9 @@ import { query, queryGroups } from './query/index.ts';
 import * as legacy from './query/legacy.ts';
 import { facet, matrixOffsets, matrixPairs } from './query/explore.ts';
 import { validateBody } from './validate.ts';
+import { checkTimeout, enforceStrictMode } from './strict-mode.ts';
+import { cleanupSnapshots, CollectionSnapshots } from './snapshots/index.ts';
+import { FullSnapshots } from './snapshots/full.ts';
 
 const FORBIDDEN_NAME_CHARS = /[<>:"/\\|?*\0]/;
 
@@ -27,9 +30,15 @@ export class Store {
   private readonly collections = new Map<string, Collection>();
   private aliases = new Map<string, string>();
   private closed = false;
+  /** Collection snapshots (snapshots/index.ts). */
+  readonly snapshots: CollectionSnapshots;
+  /** Full snapshots: every collection and the aliases (snapshots/full.ts). */
+  readonly fullSnapshots: FullSnapshots;
 
   private constructor(dataDir: string) {
     this.dataDir = dataDir;
+    this.snapshots = new CollectionSnapshots(this);
+    this.fullSnapshots = new FullSnapshots(this);
   }
 
   /**
@@ -54,6 +63,8 @@ export class Store {
 
   private load(): void {
     const root = path.join(this.dataDir, 'collections');
+    cleanupSnapshots(this.dataDir);
+    finishReplacements(root);
     for (const entry of fs.readdirSync(root)) {
       const full = path.join(root, entry);
       if (entry.startsWith('.')) {
@@ -140,6 +151,63 @@ export class Store {
     }
     this.collections.set(name, Collection.open(final));
     return true;
+  }
+
+  collectionList(): Collection[] {
+    return [...this.collections.values()];
+  }
+
+  aliasMap(): Record<string, string> {
+    return Object.fromEntries(this.aliases);
+  }
+
+  /** Sets these aliases, replacing any of the same name (a full snapshot's recovery). */
+  restoreAliases(aliases: Record<string, string>): void {
+    const next = new Map(this.aliases);
+    for (const [alias, target] of Object.entries(aliases)) {
+      if (!this.collections.has(target)) throw collectionNotFound(target);
+      next.set(alias, target);
+    }
+    this.saveAliases(next);
+    this.aliases = next;
+  }
+
+  /** The collection a snapshot recovery into `name` replaces (an alias's target), or a new name. */
+  recoveryTarget(name: string): string {
+    const target = this.aliases.get(name) ?? name;
+    checkCollectionName(target);
+    return target;
+  }
+
+  /**
+   * Puts the collection prepared in `tmp` (a `.tmp-*` directory under collections/ whose
+   * meta.json names `name`) in place of the collection called `name`, if there is one. Its log
+   * is replayed once first, so a bad one is refused before anything is replaced. The rename of
+   * `tmp` is the commit point: it carries a REPLACES file naming the old directory, and an open
+   * after a crash finishes the replacement (finishReplacements).
+   */
+  async installCollection(name: string, tmp: string): Promise<void> {
+    await Collection.open(tmp).close();
+    const root = path.join(this.dataDir, 'collections');
+    const final = path.join(root, `c-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
+    const old = this.collections.get(name);
+    try {
+      if (old) writeJsonDurably(path.join(tmp, REPLACES), path.basename(old.dir));
+      fs.renameSync(tmp, final);
+      fsyncDir(root);
+    } catch (err) {
+      throw storageError(err, final);
+    }
+    const next = Collection.open(final);
+    this.collections.set(name, next);
+    if (old) {
+      old.destroy();
+      const trash = path.join(root, `.deleted-${path.basename(old.dir)}`);
+      fs.renameSync(old.dir, trash);
+      fsyncDir(root);
+      fs.rm(trash, { recursive: true, force: true }, () => {});
+    }
+    fs.rmSync(path.join(final, REPLACES), { force: true });
   }
 
   deleteCollection(name: string): boolean {
@@ -233,7 +301,7 @@ export class Store {
   // ---- payload indexes ----------------------------------------------------------------
 
   createIndex(name: string, rawBody: unknown, opts: WriteOptions): UpdateResult {
-    this.resolve(name).createIndex(checked<Schemas['CreateFieldIndex']>('CreateFieldIndex', rawBody));
+    this.resolve(name).createIndex(this.strictly<Schemas['CreateFieldIndex']>(name, 'CreateFieldIndex', rawBody));
     return { operation_id: 0, status: opts.wait ? 'completed' : 'acknowledged' };
   }
 
@@ -245,31 +313,31 @@ export class Store {
   // ---- points: writes -------------------------------------------------------------------
 
   upsert(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
-    return this.resolve(name).upsert(checked('PointInsertOperations', body), opts);
+    return this.resolve(name).upsert(this.strictly(name, 'PointInsertOperations', body), opts);
   }
 
   deletePoints(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
-    return this.resolve(name).deletePoints(checked('PointsSelector', body), opts);
+    return this.resolve(name).deletePoints(this.strictly(name, 'PointsSelector', body), opts);
   }
 
   setPayload(name: string, body: unknown, opts: WriteOptions, overwrite: boolean): Promise<UpdateResult> {
-    return this.resolve(name).setPayload(checked('SetPayload', body), opts, overwrite);
+    return this.resolve(name).setPayload(this.strictly(name, 'SetPayload', body), opts, overwrite);
   }
 
   deletePayload(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
-    return this.resolve(name).deletePayload(checked('DeletePayload', body), opts);
+    return this.resolve(name).deletePayload(this.strictly(name, 'DeletePayload', body), opts);
   }
 
   clearPayload(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
-    return this.resolve(name).clearPayload(checked('PointsSelector', body), opts);
+    return this.resolve(name).clearPayload(this.strictly(name, 'PointsSelector', body), opts);
   }
 
   updateVectors(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
-    return this.resolve(name).updateVectors(checked('UpdateVectors', body), opts);
+    return this.resolve(name).updateVectors(this.strictly(name, 'UpdateVectors', body), opts);
   }
 
   deleteVectors(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult> {
-    return this.resolve(name).deleteVectors(checked('DeleteVectors', body), opts);
+    return this.resolve(name).deleteVectors(this.strictly(name, 'DeleteVectors', body), opts);
   }
 
   /**
@@ -277,13 +345,13 @@ export class Store {
    * ones left, and the whole batch is made durable with one sync.
    */
   batch(name: string, body: unknown, opts: WriteOptions): Promise<UpdateResult[]> {
-    return this.resolve(name).batch(checked('UpdateOperations', body), opts);
+    return this.resolve(name).batch(this.strictly(name, 'UpdateOperations', body), opts);
   }
 
   // ---- points: reads --------------------------------------------------------------------
 
   retrieve(name: string, body: unknown) {
-    return this.resolve(name).retrieve(checked('PointRequest', body));
+    return this.resolve(name).retrieve(this.strictly(name, 'PointRequest', body));
   }
 
   getPoint(name: string, id: string) {
@@ -291,68 +359,84 @@ export class Store {
   }
 
   scroll(name: string, body: unknown = {}) {
-    return this.resolve(name).scroll(checked('ScrollRequest', body ?? {}));
+    return this.resolve(name).scroll(this.strictly(name, 'ScrollRequest', body ?? {}));
   }
 
   count(name: string, body: unknown = {}) {
-    return this.resolve(name).count(checked('CountRequest', body ?? {}));
+    return this.resolve(name).count(this.strictly(name, 'CountRequest', body ?? {}));
   }
 
   query(name: string, body: unknown = {}) {
-    return query(this, this.resolve(name), checked('QueryRequest', body ?? {}));
+    return query(this, this.resolve(name), this.strictly(name, 'QueryRequest', body ?? {}));
   }
 
   queryBatch(name: string, body: unknown) {
     const c = this.resolve(name);
-    return checked<Schemas['QueryRequestBatch']>('QueryRequestBatch', body).searches.map((s) => query(this, c, s));
+    return this.strictly<Schemas['QueryRequestBatch']>(name, 'QueryRequestBatch', body).searches.map((s) => query(this, c, s));
   }
 
   queryGroups(name: string, body: unknown) {
-    return queryGroups(this, this.resolve(name), checked('QueryGroupsRequest', body));
+    return queryGroups(this, this.resolve(name), this.strictly(name, 'QueryGroupsRequest', body));
   }
 
   search(name: string, body: unknown) {
-    return legacy.search(this, this.resolve(name), checked('SearchRequest', body));
+    return legacy.search(this, this.resolve(name), this.strictly(name, 'SearchRequest', body));
   }
 
   searchBatch(name: string, body: unknown) {
-    return legacy.searchBatch(this, this.resolve(name), checked('SearchRequestBatch', body));
+    return legacy.searchBatch(this, this.resolve(name), this.strictly(name, 'SearchRequestBatch', body));
   }
 
   searchGroups(name: string, body: unknown) {
-    return legacy.searchGroups(this, this.resolve(name), checked('SearchGroupsRequest', body));
+    return legacy.searchGroups(this, this.resolve(name), this.strictly(name, 'SearchGroupsRequest', body));
   }
 
   recommend(name: string, body: unknown) {
-    return legacy.recommend(this, this.resolve(name), checked('RecommendRequest', body));
+    return legacy.recommend(this, this.resolve(name), this.strictly(name, 'RecommendRequest', body));
   }
 
   recommendBatch(name: string, body: unknown) {
-    return legacy.recommendBatch(this, this.resolve(name), checked('RecommendRequestBatch', body));
+    return legacy.recommendBatch(this, this.resolve(name), this.strictly(name, 'RecommendRequestBatch', body));
   }
 
   recommendGroups(name: string, body: unknown) {
-    return legacy.recommendGroups(this, this.resolve(name), checked('RecommendGroupsRequest', body));
+    return legacy.recommendGroups(this, this.resolve(name), this.strictly(name, 'RecommendGroupsRequest', body));
   }
 
   discover(name: string, body: unknown) {
-    return legacy.discover(this, this.resolve(name), checked('DiscoverRequest', body));
+    return legacy.discover(this, this.resolve(name), this.strictly(name, 'DiscoverRequest', body));
   }
 
   discoverBatch(name: string, body: unknown) {
-    return legacy.discoverBatch(this, this.resolve(name), checked('DiscoverRequestBatch', body));
+    return legacy.discoverBatch(this, this.resolve(name), this.strictly(name, 'DiscoverRequestBatch', body));
   }
 
   matrixPairs(name: string, body: unknown = {}) {
-    return matrixPairs(this.resolve(name), checked('SearchMatrixRequest', body ?? {}));
+    return matrixPairs(this.resolve(name), this.strictly(name, 'SearchMatrixRequest', body ?? {}));
   }
 
   matrixOffsets(name: string, body: unknown = {}) {
-    return matrixOffsets(this.resolve(name), checked('SearchMatrixRequest', body ?? {}));
+    return matrixOffsets(this.resolve(name), this.strictly(name, 'SearchMatrixRequest', body ?? {}));
   }
 
   facet(name: string, body: unknown) {
-    return facet(this.resolve(name), checked('FacetRequest', body));
+    return facet(this.resolve(name), this.strictly(name, 'FacetRequest', body));
+  }
+
+  /** `?timeout=` on a request to a collection, against its strict mode's max_timeout. */
+  checkTimeout(name: string, timeout: string | null): void {
+    const c = this.collections.get(name) ?? this.collections.get(this.aliases.get(name) ?? '');
+    if (c) checkTimeout(c, timeout);
+  }
+
+  /**
+   * A body checked against its schema and then against the collection's strict mode
+   * (strict-mode.ts): refused requests never reach the engine.
+   */
+  private strictly<T>(name: string, schema: string, body: unknown): T {
+    const checkedBody = checked<T>(schema, body);
+    enforceStrictMode(this.resolve(name), schema, checkedBody);
+    return checkedBody;
   }
 
   /** Names and sizes of the collections, for telemetry and metrics. */
@@ -375,6 +459,23 @@ export class Store {
 function checked<T>(schema: string, body: unknown): T {
   validateBody(schema, body);
   return body as T;
+}
+
+/** Marks a recovered collection directory with the one it replaces (see installCollection). */
+const REPLACES = 'REPLACES';
+
+/** Completes replacements a crash interrupted: the directory a recovered collection replaces goes. */
+function finishReplacements(root: string): void {
+  for (const entry of fs.readdirSync(root)) {
+    const marker = path.join(root, entry, REPLACES);
+    if (entry.startsWith('.') || !fs.existsSync(marker)) continue;
+    const replaced = JSON.parse(fs.readFileSync(marker, 'utf8')) as unknown;
+    if (typeof replaced === 'string' && replaced.length > 0 && !replaced.includes('/') && !replaced.startsWith('.') && replaced !== entry) {
+      fs.rmSync(path.join(root, replaced), { recursive: true, force: true });
+    }
+    fs.rmSync(marker);
+    fsyncDir(root);
+  }
 }
 
 function checkCollectionName(name: string): void {

@@ -18,7 +18,7 @@ export function isSparseValue(v: VectorValue): v is SparseVector {
 }
 
 export interface VectorStorage {
-  readonly kind: 'dense' | 'sparse';
+  readonly kind: 'dense' | 'sparse' | 'multi';
   /** Slots holding a vector of this name. */
   readonly count: number;
   has(slot: number): boolean;

@@ -7,6 +7,7 @@ import type { WriteOptions } from '../engine/collection.ts';
 import { StoreError } from '../engine/errors.ts';
 import { storeMetrics } from './metrics.ts';
 import { metrics, telemetry, versionInfo } from './service.ts';
+import { SNAPSHOT_ROUTES, type RawContext } from './snapshot-routes.ts';
 
 type Body = Record<string, unknown>;
 
@@ -31,6 +32,11 @@ export interface Route {
   /** Bodies that carry stored vectors, parsed by json-body.ts into Float32Arrays. */
   vectorBody?: boolean | undefined;
   handle(ctx: RouteContext): unknown;
+  /**
+   * Routes that read the request or write the answer themselves (a file upload, a download):
+   * called instead of `handle`, before any body is read; a result is sent unless it answered.
+   */
+  raw?: (ctx: RawContext) => Promise<unknown>;
 }
 
 const VECTOR_BODIES = new Set(['PointInsertOperations', 'UpdateVectors', 'UpdateOperations']);
@@ -105,12 +111,7 @@ export const ROUTES: Route[] = [
   r('POST', '/collections/*/points/search/matrix/pairs', ({ store, params, body }) => store.matrixPairs(params[0]!, body), 'SearchMatrixRequest'),
   r('POST', '/collections/*/points/search/matrix/offsets', ({ store, params, body }) => store.matrixOffsets(params[0]!, body), 'SearchMatrixRequest'),
   r('POST', '/collections/*/facet', ({ store, params, body }) => store.facet(params[0]!, body), 'FacetRequest'),
-  ...refused('/collections/*/snapshots', 'collection snapshots'),
-  ...refused('/collections/*/snapshots/*', 'collection snapshots'),
-  ...refused('/collections/*/snapshots/upload', 'collection snapshots'),
-  ...refused('/collections/*/snapshots/recover', 'collection snapshots'),
-  ...refused('/snapshots', 'full snapshots'),
-  ...refused('/snapshots/*', 'full snapshots'),
+  ...SNAPSHOT_ROUTES,
   ...refused('/collections/*/shards', 'shard keys (custom sharding)'),
   ...refused('/collections/*/shards/delete', 'shard keys (custom sharding)'),
   ...refused('/collections/*/cluster', 'cluster operations'),

@@ -8,12 +8,14 @@ import os from 'node:os';
 import { timingSafeEqual } from 'node:crypto';
 import { StoreError } from '../engine/errors.ts';
 import type { Store } from '../engine/store.ts';
-import { matchRoute, ROUTES } from './routes.ts';
+import { matchRoute, ROUTES, type Route } from './routes.ts';
 import { parseRequestTarget } from './request-target.ts';
 import { warmUp } from '../engine/validate.ts';
 import { checkNesting, parseVectorJson } from './json-body.ts';
 import { ParsePool } from './parse-pool.ts';
 import { storeMetrics } from './metrics.ts';
+import { Accepted } from './snapshot-routes.ts';
+import { RateLimitError } from '../engine/rate-limit.ts';
 
 /** Qdrant's default service.max_request_size_mb. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -97,6 +99,11 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
     throw new StoreError(405, `Method ${method} is not allowed on ${pathname}`);
   }
   const { route, params } = match;
+  if (route.raw) {
+    const result = await route.raw({ store, params, query, req, res });
+    if (!res.headersSent) sendResult(res, route, result, started);
+    return;
+  }
   const declared = Number(req.headers['content-length'] ?? NaN);
   // A large vector body goes to a parse thread through a body slot, held until the answer.
   const slot = route.vectorBody && ctx.parsePool && declared >= POOL_MIN && declared <= MAX_BODY_BYTES ? await ctx.parsePool.acquire(declared) : undefined;
@@ -133,21 +140,31 @@ async function handle(ctx: Context, req: http.IncomingMessage, res: http.ServerR
     if (waitParam !== null && waitParam !== 'true' && waitParam !== 'false') {
       throw new StoreError(400, `Query deserialize error: wait: provided string was not \`true\` or \`false\``);
     }
+    if (route.segments[0] === 'collections' && route.segments[1] === '*' && query.has('timeout')) store.checkTimeout(params[0]!, query.get('timeout'));
     const result = await route.handle({ store, params, body, write: { wait: waitParam === 'true' }, query });
-    if (route.reply === 'text') {
-      const text = String(result);
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) }).end(text);
-      return;
-    }
-    if (route.reply === 'bare') {
-      sendJson(res, 200, JSON.stringify(result));
-      return;
-    }
-    sendJson(res, 200, `{"result":${JSON.stringify(result)},"status":"ok","time":${elapsed(started)}}`);
+    sendResult(res, route, result, started);
   } finally {
     // The engine has copied the vectors out by now (into its columns and its log).
     if (slot) ctx.parsePool!.release(slot);
   }
+}
+
+function sendResult(res: http.ServerResponse, route: Route, result: unknown, started: bigint): void {
+  if (result instanceof Accepted) {
+    // Qdrant's answer for work left running (wait=false): no result yet.
+    sendJson(res, 202, `{"status":"accepted","time":${elapsed(started)}}`);
+    return;
+  }
+  if (route.reply === 'text') {
+    const text = String(result);
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) }).end(text);
+    return;
+  }
+  if (route.reply === 'bare') {
+    sendJson(res, 200, JSON.stringify(result));
+    return;
+  }
+  sendJson(res, 200, `{"result":${JSON.stringify(result)},"status":"ok","time":${elapsed(started)}}`);
 }
 
 function authorised(req: http.IncomingMessage, apiKey: string): boolean {
@@ -244,5 +261,7 @@ function sendError(res: http.ServerResponse, started: bigint, err: unknown): voi
   const status = err instanceof StoreError ? err.status : 500;
   const message = err instanceof StoreError ? err.message : `Service internal error: ${err instanceof Error ? err.message : String(err)}`;
   if (status === 500 && !(err instanceof StoreError)) process.stderr.write(`store: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // Rate limited (strict mode): when to try again.
+  if (err instanceof RateLimitError && err.retryAfterSeconds !== null) res.setHeader('retry-after', String(err.retryAfterSeconds));
   sendJson(res, status, JSON.stringify({ status: { error: message }, time: elapsed(started) }));
 }

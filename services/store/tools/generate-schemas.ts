@@ -40,6 +40,7 @@ export const BODY_SCHEMAS = [
   'FacetRequest',
   'SearchMatrixRequest',
   'VectorNameConfig',
+  'SnapshotRecover',
   // Served by Qdrant 1.19, documented up to 1.18:
   'SearchRequest',
   'SearchRequestBatch',

@@ -9,7 +9,8 @@ import { badRequest, notFound, wrongInput } from '../errors.ts';
 import type { SlotPredicate } from '../filter.ts';
 import { parsePointId, type PointId } from '../ids.ts';
 import { parseSparse, SparseVectors } from '../sparse.ts';
-import { prepareVector, type VectorColumn } from '../vectors.ts';
+import { prepareVector, VectorColumn } from '../vectors.ts';
+import { MultiVectors } from '../multivectors.ts';
 import { INFERENCE_REFUSED, isInferenceInput, isSparseValue, type SparseVector, type VectorStorage, type VectorValue } from '../vector-storage.ts';
 import type { Collection } from '../collection.ts';
 import { parseSearchParams, type SearchParams } from '../ann/params.ts';
@@ -146,6 +147,7 @@ export class QueryPlanner {
     const neg = list(r.negative, 'negative');
     const strategy = r.strategy ?? 'average_vector';
     if (strategy === 'average_vector') {
+      if (storage instanceof MultiVectors) return { kind: 'nearest', scorer: nearestScorer(storage, storage.average(pos as Float32Array[], neg as Float32Array[])), mmr: null };
       if (pos.length === 0) throw badRequest(`${where}: recommend with the average_vector strategy needs at least one positive example`);
       return { kind: 'nearest', scorer: nearestScorer(storage, averageVector(pos, neg)), mmr: null };
     }
@@ -172,6 +174,10 @@ export class QueryPlanner {
   /** A VectorInput (dense or sparse vector, or a point id) as a value for `storage`. */
   vectorInput(raw: unknown, using: string, lookup: Lookup, where: string, storage: VectorStorage): VectorValue {
     if (typeof raw === 'number' || typeof raw === 'string') return this.storedVector(raw, using, lookup, where, storage);
+    if (storage instanceof MultiVectors) {
+      if (isSparseInput(raw)) throw wrongInput(`${where}: vector ${JSON.stringify(using)} is a multivector, got a sparse vector`);
+      return storage.queryVector(raw, `${where}: vector ${JSON.stringify(using)}`);
+    }
     if (storage instanceof SparseVectors) {
       if (!isSparseInput(raw)) throw wrongInput(`${where}: vector ${JSON.stringify(using)} is a sparse vector: query it with {"indices": [...], "values": [...]} or a point id`);
       return parseSparse(raw as { indices: unknown; values: unknown }, where);
@@ -198,6 +204,10 @@ export class QueryPlanner {
     const stored = source.storage(name);
     if (!stored.has(slot)) throw notFound(`Vector with name ${JSON.stringify(name)} for point ${id}`);
     const value = stored.get(slot);
+    if (storage instanceof MultiVectors) {
+      if (!(stored instanceof MultiVectors) || stored.dim !== storage.dim) throw wrongInput(`${where}: vector ${JSON.stringify(name)} of point ${id} is not a multivector of size ${storage.dim}`);
+      return (value as Float32Array).slice();
+    }
     if (storage instanceof SparseVectors) {
       if (!isSparseValue(value)) throw wrongInput(`${where}: vector ${JSON.stringify(name)} of point ${id} is dense; ${JSON.stringify(using)} is sparse`);
       return { indices: value.indices.slice(), values: value.values.slice() };
@@ -211,6 +221,7 @@ export class QueryPlanner {
 
 /** Nearest to `value` on `storage`: dense scan, or the sparse index with IDF weights applied. */
 export function nearestScorer(storage: VectorStorage, value: VectorValue): Scorer {
+  if (storage instanceof MultiVectors) return { kind: 'custom', storage, score: (slot) => storage.maxSim(slot, value as Float32Array) };
   if (storage instanceof SparseVectors) return { kind: 'sparse', storage, vector: storage.weigh(value as SparseVector) };
   const column = storage as VectorColumn;
   return { kind: 'dense', column, vector: prepareVector(column.distance, value as Float32Array) };

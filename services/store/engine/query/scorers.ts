@@ -6,7 +6,8 @@
 import { TopK } from '../topk.ts';
 import type { SlotPredicate } from '../filter.ts';
 import { SparseVectors } from '../sparse.ts';
-import { CHUNK_BITS, CHUNK_SLOTS, dot, higherIsBetter, l1, squaredL2, type VectorColumn } from '../vectors.ts';
+import { MultiVectors } from '../multivectors.ts';
+import { CHUNK_BITS, CHUNK_SLOTS, dot, higherIsBetter, l1, squaredL2, VectorColumn } from '../vectors.ts';
 import { isSparseValue, type SparseVector, type VectorStorage, type VectorValue } from '../vector-storage.ts';
 
 export interface Ranked {
@@ -34,6 +35,7 @@ export function scorerStorage(s: Scorer): VectorStorage {
  * Manhattan negated), as Qdrant's custom objectives compare them.
  */
 export function similarity(storage: VectorStorage, slot: number, example: VectorValue): number {
+  if (storage instanceof MultiVectors) return storage.maxSim(slot, example as Float32Array);
   if (storage instanceof SparseVectors) {
     const s = storage.score(slot, example as SparseVector);
     return Number.isNaN(s) ? 0 : s;
