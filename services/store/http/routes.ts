@@ -2,42 +2,13 @@
  * The REST surface: Qdrant's paths, each mapped to one Store call and the schema its body must
  * satisfy. Handlers return the `result` part of Qdrant's envelope.
  */
-import type { Store } from '../engine/store.ts';
-import type { WriteOptions } from '../engine/collection.ts';
 import { StoreError } from '../engine/errors.ts';
 import { storeMetrics } from './metrics.ts';
 import { metrics, telemetry, versionInfo } from './service.ts';
-import { SNAPSHOT_ROUTES, type RawContext } from './snapshot-routes.ts';
+import { SNAPSHOT_ROUTES } from './snapshot-routes.ts';
+import type { Route } from './route.ts';
 
 type Body = Record<string, unknown>;
-
-export interface RouteContext {
-  store: Store;
-  params: string[];
-  body: Body;
-  write: WriteOptions;
-  query: URLSearchParams;
-}
-
-export interface Route {
-  method: string;
-  /** Path segments; `*` captures one segment (URL-decoded) into params. */
-  segments: string[];
-  /** Answered without the api key (health probes only); every other route needs it. */
-  public?: boolean | undefined;
-  /** How the result is sent: in Qdrant's envelope (default), as bare JSON (the root), or as text (probes, metrics). */
-  reply?: 'envelope' | 'bare' | 'text' | undefined;
-  /** The body's schema (the engine validates against it); a route without one reads no body. */
-  schema?: string | undefined;
-  /** Bodies that carry stored vectors, parsed by json-body.ts into Float32Arrays. */
-  vectorBody?: boolean | undefined;
-  handle(ctx: RouteContext): unknown;
-  /**
-   * Routes that read the request or write the answer themselves (a file upload, a download):
-   * called instead of `handle`, before any body is read; a result is sent unless it answered.
-   */
-  raw?: (ctx: RawContext) => Promise<unknown>;
-}
 
 const VECTOR_BODIES = new Set(['PointInsertOperations', 'UpdateVectors', 'UpdateOperations']);
 

@@ -5,14 +5,13 @@
  * background.
  */
 import fs from 'node:fs';
-import type http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Busboy } from '@fastify/busboy';
 import type { Schemas } from '@qdrant/js-client-rest';
 import { badRequest, StoreError } from '../engine/errors.ts';
 import type { Store } from '../engine/store.ts';
 import { validateBody } from '../engine/validate.ts';
-import type { Route } from './routes.ts';
+import type { RawContext, Route } from './route.ts';
 
 /** A result answered 202 `{"status":"accepted"}`: the work goes on after the reply. */
 export class Accepted {}
@@ -105,13 +104,6 @@ export const SNAPSHOT_ROUTES: Route[] = [
   route('GET', '/snapshots/*', () => undefined, { raw: downloadFull }),
 ];
 
-export interface RawContext {
-  store: Store;
-  params: string[];
-  query: URLSearchParams;
-  req: http.IncomingMessage;
-  res: http.ServerResponse;
-}
 
 /** GET …/snapshots/{name}: the snapshot file itself. */
 async function download({ store, params, req, res }: RawContext, name: string, shard: string | undefined): Promise<unknown> {
@@ -165,7 +157,9 @@ async function upload({ store, params, query, req }: RawContext): Promise<unknow
         received = true;
         writing = pipeline(stream, fs.createWriteStream(file));
       });
-      bb.on('finish', () => writing.then(resolve, reject));
+      bb.on('finish', () => {
+        writing.then(resolve, reject);
+      });
       bb.on('error', (err: Error) => reject(badRequest(`snapshot upload: the multipart body is malformed (${err.message})`)));
       req.on('error', reject);
       req.pipe(bb);

@@ -9,7 +9,7 @@ import { badRequest, notFound, wrongInput } from '../errors.ts';
 import type { SlotPredicate } from '../filter.ts';
 import { parsePointId, type PointId } from '../ids.ts';
 import { parseSparse, SparseVectors } from '../sparse.ts';
-import { prepareVector, VectorColumn } from '../vectors.ts';
+import { prepareVector, type VectorColumn } from '../vectors.ts';
 import { MultiVectors } from '../multivectors.ts';
 import { INFERENCE_REFUSED, isInferenceInput, isSparseValue, type SparseVector, type VectorStorage, type VectorValue } from '../vector-storage.ts';
 import type { Collection } from '../collection.ts';

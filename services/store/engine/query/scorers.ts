@@ -7,7 +7,7 @@ import { TopK } from '../topk.ts';
 import type { SlotPredicate } from '../filter.ts';
 import { SparseVectors } from '../sparse.ts';
 import { MultiVectors } from '../multivectors.ts';
-import { CHUNK_BITS, CHUNK_SLOTS, dot, higherIsBetter, l1, squaredL2, VectorColumn } from '../vectors.ts';
+import { CHUNK_BITS, CHUNK_SLOTS, dot, higherIsBetter, l1, squaredL2, type VectorColumn } from '../vectors.ts';
 import { isSparseValue, type SparseVector, type VectorStorage, type VectorValue } from '../vector-storage.ts';
 
 export interface Ranked {

@@ -251,7 +251,7 @@ export function checkSnapshotName(name: string): void {
 export function describe(dir: string, name: string): SnapshotDescription {
   const file = path.join(dir, name);
   const st = fs.statSync(file);
-  let checksum: string | null = null;
+  let checksum: string | null;
   try {
     checksum = fs.readFileSync(file + CHECKSUM_SUFFIX, 'utf8').trim() || null;
   } catch {
