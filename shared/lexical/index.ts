@@ -91,3 +91,16 @@ export class LexicalAnalyser {
     return merged;
   }
 }
+
+/** One text of a document with its language: a record's fields, its product's texts, an image key's words. */
+export interface LexicalPart {
+  text: string;
+  lang?: string | undefined;
+}
+
+/** A document made of several texts, each analysed in its own language, weighed as one document. */
+export function documentOf(analyser: LexicalAnalyser, parts: readonly LexicalPart[]): SparseVector {
+  const terms: string[] = [];
+  for (const p of parts) for (const t of analyser.terms(p.text, p.lang)) terms.push(t);
+  return documentWeights(terms, analyser.options.bm25);
+}

@@ -13,13 +13,17 @@ import type { QdrantClient, Schemas } from '@qdrant/js-client-rest';
 import type { PayloadIndexType } from '../config/index.ts';
 import { vectorName } from '../encoder/types.ts';
 import { ClipstreamError } from '../errors.ts';
+import { LEXICAL_VECTOR } from '../lexical/index.ts';
 import { httpStatus, storeMessage, withStoreRetry, type RetryPolicy } from './retry.ts';
 
 /** What to do when the stored collection was built with other settings (said by sync, status, serve). */
 export const REBUILD_HINT = 'run `clipstream rebuild` to build the next collection version with the configured settings and switch the alias to it';
 
-/** Bumped when the point layout (payload keys, vector names) changes incompatibly. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Bumped when the point layout (payload keys, vector names) changes incompatibly.
+ * 2: every point carries the `lex` sparse vector (BM25, hybrid search).
+ */
+export const SCHEMA_VERSION = 2;
 
 export interface PayloadIndexSpec {
   field: string;
@@ -96,6 +100,11 @@ export function vectorsConfig(dims: readonly number[]): Record<string, Schemas['
   return out;
 }
 
+/** The lexical vector: BM25 term-frequency weights from clipstream, IDF applied by the store. */
+export function sparseVectorsConfig(): Record<string, Schemas['SparseVectorParams']> {
+  return { [LEXICAL_VECTOR]: { modifier: 'idf' } };
+}
+
 export function payloadIndexes(spec: CollectionSpec): PayloadIndexSpec[] {
   const byField = new Map<string, PayloadIndexSpec>();
   for (const index of [...CORE_PAYLOAD_INDEXES, ...(spec.payloadIndexes ?? [])]) byField.set(index.field, index);
@@ -122,6 +131,9 @@ export function schemaDifferences(spec: CollectionSpec, info: Schemas['Collectio
   for (const name of Object.keys(named)) {
     if (!(name in wanted) && named[name]) problems.push(`unexpected vector ${name} (not in MRL_DIMS)`);
   }
+  const sparse = info.config.params.sparse_vectors?.[LEXICAL_VECTOR];
+  if (!sparse) problems.push(`sparse vector ${LEXICAL_VECTOR} is missing (built before hybrid search)`);
+  else if (sparse.modifier !== 'idf') problems.push(`sparse vector ${LEXICAL_VECTOR} has modifier ${sparse.modifier ?? 'none'}, configured idf`);
   const meta = info.config.metadata as Partial<CollectionMetadata> | null | undefined;
   if (meta && typeof meta === 'object') {
     if (meta.model !== undefined && meta.model !== spec.model) {
@@ -206,7 +218,12 @@ export async function createCollectionVersion(
   let created = true;
   try {
     await call(opts, `create collection ${collection}`, () =>
-      client.api().createCollection({ collection_name: collection, vectors: vectorsConfig(spec.dims), metadata: { ...opts.metadata, ...metadata } }),
+      client.api().createCollection({
+        collection_name: collection,
+        vectors: vectorsConfig(spec.dims),
+        sparse_vectors: sparseVectorsConfig(),
+        metadata: { ...opts.metadata, ...metadata },
+      }),
     );
   } catch (err) {
     // 409 (or 400 "already exists" on older servers): a concurrent creator got there first.

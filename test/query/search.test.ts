@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import type { ClipEncoder } from '../../shared/encoder/index.ts';
 import { buildQueryApp } from '../../services/query/app.ts';
+import { SCHEMA_VERSION } from '../../shared/store/schema.ts';
 import type { SearchResponse } from '../../services/query/search.ts';
 import { drawProductImage } from '../../scripts/test-model/draw.ts';
 import type { TestStore } from '../support/store.ts';
@@ -197,7 +198,7 @@ test('items, thumbnails and collection info', async () => {
   assert.equal(c.points, catalogue.points);
   assert.equal(c.model, encoder.model.modelId);
   assert.deepEqual(c.dims, [64, 256, 1024]);
-  assert.equal(c.schema_version, 1);
+  assert.equal(c.schema_version, SCHEMA_VERSION);
   assert.deepEqual(Object.keys(c.vectors).sort(), ['mrl_1024', 'mrl_256', 'mrl_64']);
 });
 

@@ -37,7 +37,7 @@ const text: TextRecord = {
 test('an image point: id from the source URI, named vectors, display and filter payload', () => {
   const p = buildPoint(image, vectors(), opts);
   assert.equal(p.id, pointId(image.sourceUri));
-  assert.deepEqual(Object.keys(p.vector).sort(), ['mrl_1024', 'mrl_256', 'mrl_64']);
+  assert.deepEqual(Object.keys(p.vector).sort(), ['lex', 'mrl_1024', 'mrl_256', 'mrl_64']);
   assert.equal(p.vector.mrl_256!.length, 256);
   assert.ok(Array.isArray(p.vector.mrl_64));
   assert.deepEqual(p.payload, {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Schemas } from '@qdrant/js-client-rest';
-import { payloadIndexes, schemaDifferences, vectorsConfig, type CollectionSpec } from '../../shared/store/schema.ts';
+import { payloadIndexes, schemaDifferences, SCHEMA_VERSION, sparseVectorsConfig, vectorsConfig, type CollectionSpec } from '../../shared/store/schema.ts';
 
 test('only the smallest vector gets HNSW and int8 quantisation; the others are re-rank only, the largest on disk', () => {
   const v = vectorsConfig([1024, 64, 256]);
@@ -43,14 +43,17 @@ test('schemaDifferences names every incompatible difference', () => {
   assert.ok(problems.some((p) => p.includes('other-model')));
   assert.ok(problems.some((p) => p.includes('schema version is 99')));
   assert.ok(problems.some((p) => p.includes('lang') && p.includes('integer')));
+  assert.ok(problems.some((p) => p.includes('sparse vector lex is missing')));
 });
 
 test('a matching collection has no differences, with or without stored metadata', () => {
   const spec: CollectionSpec = { alias: 'catalogue', dims: [64, 256, 1024], model: 'm' };
-  const good = info(vectorsConfig(spec.dims), { model: 'm', schema_version: 1 });
+  const good = info(vectorsConfig(spec.dims), { model: 'm', schema_version: SCHEMA_VERSION });
+  good.config.params.sparse_vectors = sparseVectorsConfig();
   good.payload_schema = {};
   assert.deepEqual(schemaDifferences(spec, good), []);
   const noMeta = info(vectorsConfig(spec.dims));
+  noMeta.config.params.sparse_vectors = sparseVectorsConfig();
   noMeta.payload_schema = {};
   assert.deepEqual(schemaDifferences(spec, noMeta), []);
 });

@@ -83,9 +83,17 @@ test('a stored collection with other dims or another model is a STORE_SCHEMA_MIS
 
 test('a plain collection under the application name is used when its vectors match, refused when they do not', async () => {
   const plain = store.name('plain');
-  await store.client.createCollection(plain, { vectors: { mrl_64: { size: 64, distance: 'Cosine' }, mrl_1024: { size: 1024, distance: 'Cosine' } } });
+  await store.client.createCollection(plain, {
+    vectors: { mrl_64: { size: 64, distance: 'Cosine' }, mrl_1024: { size: 1024, distance: 'Cosine' } },
+    sparse_vectors: { lex: { modifier: 'idf' } },
+  });
   assert.deepEqual(await ensureCollection(store.client, spec({ alias: plain, dims: [64, 1024] })), { alias: plain, collection: plain, created: false });
   await assert.rejects(ensureCollection(store.client, spec({ alias: plain })), (err: unknown) => isClipstreamError(err, 'STORE_SCHEMA_MISMATCH'));
+  // A collection from before hybrid search (no `lex` sparse vector) needs a rebuild, like a model change.
+  const old = store.name('old');
+  await store.client.createCollection(old, { vectors: { mrl_64: { size: 64, distance: 'Cosine' }, mrl_1024: { size: 1024, distance: 'Cosine' } } });
+  await assert.rejects(ensureCollection(store.client, spec({ alias: old, dims: [64, 1024] })), (err: unknown) =>
+    isClipstreamError(err, 'STORE_SCHEMA_MISMATCH') && /sparse vector lex is missing/.test((err as Error).message));
 });
 
 test('re-index: a new collection version, then one atomic alias switch', async () => {
