@@ -14,6 +14,9 @@ interface SearchOptions {
   lang?: string;
   group?: boolean;
   exact?: boolean;
+  mode?: string;
+  queryLang?: string;
+  fusion?: string;
   json?: boolean;
   server?: string;
   apiKey?: string;
@@ -32,6 +35,9 @@ export function register(program: Command): void {
     .option('--lang <codes>', 'only texts in these languages, comma-separated (e.g. de,fr)')
     .option('--group', 'group results by product')
     .option('--exact', 'exact full-dimension search instead of coarse-to-fine')
+    .option('--mode <m>', 'hybrid | dense | lexical (default: hybrid for text, dense for --image and --point)')
+    .option('--query-lang <code>', 'language of the query text for the lexical analyser (default: detected by script)')
+    .option('--fusion <f>', 'rrf | dbsf: how hybrid fuses its two branches (default HYBRID_FUSION)')
     .option('--json', 'print the API response as JSON')
     .option('--server <url>', 'ask a running query service (e.g. http://127.0.0.1:8080) instead of the store directly')
     .option('--api-key <key>', 'API key for --server (default: API_KEY)')
@@ -60,6 +66,15 @@ export function register(program: Command): void {
       if (opts.lang) body.filter = { lang: opts.lang.split(',').map((s) => s.trim()).filter(Boolean) };
       if (opts.group) body.group_by = 'product';
       if (opts.exact) body.exact = true;
+      if (opts.mode !== undefined) {
+        if (!['hybrid', 'dense', 'lexical'].includes(opts.mode)) throw new ClipstreamError('BAD_REQUEST', `--mode ${opts.mode}: expected hybrid, dense or lexical`);
+        body.mode = opts.mode;
+      }
+      if (opts.fusion !== undefined) {
+        if (!['rrf', 'dbsf'].includes(opts.fusion)) throw new ClipstreamError('BAD_REQUEST', `--fusion ${opts.fusion}: expected rrf or dbsf`);
+        body.fusion = opts.fusion;
+      }
+      if (opts.queryLang !== undefined) body.lang = opts.queryLang;
 
       const { status, json } = opts.server ? await viaServer(opts.server, body, opts.apiKey ?? config().server.apiKey) : await direct(body, opts.allowTestModel);
       if (status !== 200) {

@@ -68,7 +68,7 @@ export class LexicalAnalyser {
     const resolved = this.languageOf(text, lang);
     const seen = new Set<string>();
     const terms: QueryTerm[] = [];
-    for (const t of analyseTokens(text, languageRules(resolved), this.options)) {
+    for (const t of analyseTokens(text, languageRules(resolved), { ...this.options, codeParts: false })) {
       if (seen.has(t.term)) continue;
       seen.add(t.term);
       terms.push({ term: t.term, id: termId(t.term) });

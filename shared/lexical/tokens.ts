@@ -29,6 +29,12 @@ export interface TokenOptions {
   foldAccents: boolean;
   /** Longer tokens are dropped (FastEmbed: 40). */
   maxTokenLength: number;
+  /**
+   * Keep a product code's parts besides its whole form (documents). A query leaves them out: a
+   * shopper typing `CS-1021D` means that code, and parts shared by every SKU (`cs`) would put
+   * all products in the lexical ranking.
+   */
+  codeParts?: boolean;
 }
 
 interface Piece {
@@ -84,6 +90,7 @@ export function analyseTokens(text: string, rules: LanguageRules, options: Token
   const ps = pieces(text, rules.lang);
   const out: AnalysedToken[] = [];
   let runStart = 0;
+  let runOut = 0;
   for (let i = 0; i < ps.length; i++) {
     const p = ps[i]!;
     const word = finalWord(p.text, rules, options);
@@ -93,9 +100,13 @@ export function analyseTokens(text: string, rules: LanguageRules, options: Token
     if (!continues) {
       if (i > runStart) {
         const code = codeOf(ps, runStart, i);
-        if (code !== undefined && code.length <= options.maxTokenLength) out.push({ term: code, start: ps[runStart]!.start, end: p.end });
+        if (code !== undefined && code.length <= options.maxTokenLength) {
+          if (options.codeParts === false) out.length = runOut;
+          out.push({ term: code, start: ps[runStart]!.start, end: p.end });
+        }
       }
       runStart = i + 1;
+      runOut = out.length;
     }
   }
   return out;

@@ -12,6 +12,11 @@ test('product codes survive whole and in parts; digits are never stemmed', () =>
   assert.deepEqual(analyser.terms('EAN 4006381333931', 'en'), ['ean', '4006381333931']);
 });
 
+test('a query means a product code whole: its parts are not searched', () => {
+  assert.deepEqual(analyser.query('Sony WH-1000XM5 case', 'en').terms.map((t) => t.term), ['soni', 'wh1000xm5', 'case']);
+  assert.deepEqual(analyser.query('WH 1000XM5', 'en').terms.map((t) => t.term), ['wh', '1000xm5']);
+});
+
 test('NFKC and lower-casing: fullwidth text analyses like ASCII', () => {
   assert.deepEqual(analyser.terms('ＷＨ－１０００ＸＭ５', 'en'), analyser.terms('wh-1000xm5', 'en'));
 });

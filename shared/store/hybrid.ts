@@ -1,0 +1,146 @@
+/**
+ * Hybrid retrieval in ONE Qdrant query: `prefetch` = [the coarse-to-fine dense chain, the `lex`
+ * sparse search], both under the same filter, fused by RRF (`k`, per-branch weights) or DBSF.
+ * Lexical-only is the sparse search alone. Each hit can say why it matched: its rank in each
+ * branch (read by a second, batched request of the two branches with ids only, sent alongside
+ * the fused one; skipped when no explanation is wanted) and, for lexical matches, the query terms
+ * its `lex` vector holds.
+ */
+import type { Schemas } from '@qdrant/js-client-rest';
+import { LEXICAL_VECTOR, type QueryTerm, type SparseVector } from '../lexical/index.ts';
+import {
+  buildCascade,
+  checkStageLimits,
+  defaultStageLimits,
+  sortedDims,
+  stageLimitsFor,
+  stageVectors,
+  type Filter,
+  type HitGroup,
+  type SearchHit,
+  type SearchTarget,
+} from './coarse-to-fine.ts';
+
+export type Fusion = { kind: 'rrf'; k: number; weights: { dense: number; lexical: number } } | { kind: 'dbsf' };
+
+export interface HybridQuery {
+  /** Full-width dense query vector; absent: lexical only. */
+  vector?: ArrayLike<number>;
+  /** Query `lex` vector (non-empty); absent: dense only (then use coarseToFineSearch). */
+  lex?: SparseVector;
+  /** The query's terms, to name those a hit matched. */
+  terms?: readonly QueryTerm[];
+  fusion: Fusion;
+  limit: number;
+  offset?: number;
+  filter?: Filter;
+  stageLimits?: readonly number[];
+  withPayload?: boolean | string[];
+  /** Candidates each branch hands to the fusion (at least limit + offset). */
+  branchLimit?: number;
+  /** Read each hit's rank per branch (one more batched request). */
+  explain?: boolean;
+  group?: { by: string; size: number };
+}
+
+export interface HitExplanation {
+  /** 1-based rank in the dense (coarse-to-fine) branch, absent when it was not among its candidates. */
+  dense_rank?: number;
+  lexical_rank?: number;
+  /** Query terms present in the hit's `lex` vector. */
+  matched_terms: string[];
+}
+
+export interface ExplainedHit extends SearchHit {
+  explain?: HitExplanation;
+}
+
+type Prefetch = Schemas['Prefetch'];
+
+/** The dense branch (the cascade ending on the full-width vector) and the lexical branch, as prefetches. */
+export function hybridBranches(target: SearchTarget, q: HybridQuery): { dense?: Prefetch; lexical?: Prefetch; branchLimit: number } {
+  const window = q.limit + (q.offset ?? 0);
+  const branchLimit = Math.max(q.branchLimit ?? window, window);
+  const out: { dense?: Prefetch; lexical?: Prefetch; branchLimit: number } = { branchLimit };
+  if (q.vector) {
+    const stageLimits = q.stageLimits ?? stageLimitsFor(defaultStageLimits(sortedDims(target.dims)), branchLimit);
+    checkStageLimits(target.dims, stageLimits, branchLimit);
+    const cascade = buildCascade(target.dims, stageVectors(q.vector, target.dims), { stageLimits, ...(q.filter ? { filter: q.filter } : {}) });
+    out.dense = { ...cascade, limit: branchLimit };
+  }
+  if (q.lex) out.lexical = { query: q.lex, using: LEXICAL_VECTOR, limit: branchLimit, ...(q.filter ? { filter: q.filter } : {}) };
+  return out;
+}
+
+/** The fused (or lexical-only) query body, without limit/offset/payload. */
+export function hybridQueryBody(target: SearchTarget, q: HybridQuery): Record<string, unknown> {
+  const { dense, lexical } = hybridBranches(target, q);
+  if (dense && lexical) {
+    const query =
+      q.fusion.kind === 'dbsf' ? { fusion: 'dbsf' } : { rrf: { k: q.fusion.k, weights: [q.fusion.weights.dense, q.fusion.weights.lexical] } };
+    return { prefetch: [dense, lexical], query, ...(q.filter ? { filter: q.filter } : {}) };
+  }
+  if (lexical) return { ...lexical };
+  if (dense) return { ...dense };
+  throw new TypeError('a hybrid query needs a dense vector, a lexical vector or both');
+}
+
+export async function hybridSearch(target: SearchTarget, q: HybridQuery): Promise<ExplainedHit[]> {
+  const body = {
+    ...hybridQueryBody(target, q),
+    limit: q.limit,
+    ...(q.offset ? { offset: q.offset } : {}),
+    with_payload: q.withPayload ?? true,
+    ...(q.terms ? { with_vector: [LEXICAL_VECTOR] } : {}),
+  } as Schemas['QueryRequest'];
+  const [r, ranks] = await Promise.all([target.client.query(target.collection, body), q.explain ? branchRanks(target, q) : undefined]);
+  return r.points.map((p) => explained(p, q, ranks));
+}
+
+export async function hybridGroups(target: SearchTarget, q: HybridQuery & { group: { by: string; size: number } }): Promise<Array<HitGroup & { hits: ExplainedHit[] }>> {
+  const body = {
+    ...hybridQueryBody(target, q),
+    group_by: q.group.by,
+    group_size: q.group.size,
+    limit: q.limit,
+    with_payload: q.withPayload ?? true,
+    ...(q.terms ? { with_vector: [LEXICAL_VECTOR] } : {}),
+  } as Schemas['QueryGroupsRequest'];
+  const [r, ranks] = await Promise.all([target.client.queryGroups(target.collection, body), q.explain ? branchRanks(target, q) : undefined]);
+  return r.groups.map((g) => ({ id: g.id, hits: g.hits.map((p) => explained(p, q, ranks)) }));
+}
+
+interface BranchRanks {
+  dense: Map<string, number>;
+  lexical: Map<string, number>;
+}
+
+/** Each branch run alone (ids only) in one batch request: the ranks the fusion saw. */
+async function branchRanks(target: SearchTarget, q: HybridQuery): Promise<BranchRanks> {
+  const { dense, lexical, branchLimit } = hybridBranches(target, q);
+  const searches = [dense, lexical].filter((b): b is Prefetch => b !== undefined).map((b) => ({ ...b, limit: branchLimit, with_payload: false }));
+  const results = await target.client.queryBatch(target.collection, { searches: searches as Schemas['QueryRequest'][] });
+  const rankOf = (points: Schemas['ScoredPoint'][] | undefined) => new Map((points ?? []).map((p, i) => [String(p.id), i + 1]));
+  const [first, second] = results;
+  return dense && lexical
+    ? { dense: rankOf(first?.points), lexical: rankOf(second?.points) }
+    : dense
+      ? { dense: rankOf(first?.points), lexical: new Map() }
+      : { dense: new Map(), lexical: rankOf(first?.points) };
+}
+
+function explained(p: Schemas['ScoredPoint'], q: HybridQuery, ranks: BranchRanks | undefined): ExplainedHit {
+  const id = String(p.id);
+  const hit: ExplainedHit = { id, score: p.score, ...(p.payload ? { payload: p.payload as Record<string, unknown> } : {}) };
+  if (!q.terms && !ranks) return hit;
+  const lex = (p.vector as Record<string, unknown> | null | undefined)?.[LEXICAL_VECTOR] as SparseVector | undefined;
+  const present = new Set(lex?.indices ?? []);
+  const dense = ranks?.dense.get(id);
+  const lexical = ranks?.lexical.get(id);
+  hit.explain = {
+    ...(dense !== undefined ? { dense_rank: dense } : {}),
+    ...(lexical !== undefined ? { lexical_rank: lexical } : {}),
+    matched_terms: (q.terms ?? []).filter((t) => present.has(t.id)).map((t) => t.term),
+  };
+  return hit;
+}
