@@ -87,6 +87,8 @@ export interface SearcherOptions {
 export interface HybridSettings {
   analyser: LexicalAnalyser;
   fusion: Fusion;
+  /** LEXICAL_MIN_MATCH. */
+  minMatch: number;
 }
 
 /** The analyser and fusion the configuration describes. */
@@ -95,6 +97,7 @@ export function hybridSettings(config: Config): HybridSettings {
   return {
     analyser: new LexicalAnalyser({ defaultLang: l.defaultLang, foldAccents: l.foldAccents, bm25: l.bm25 }),
     fusion: l.fusion === 'dbsf' ? { kind: 'dbsf' } : { kind: 'rrf', k: l.rrfK, weights: l.weights },
+    minMatch: l.minMatch,
   };
 }
 
@@ -152,6 +155,7 @@ export class QuerySearcher {
         ...(query.kind !== 'point' && query.vector ? { vector: query.vector } : {}),
         lex: lexical.analysed.vector,
         terms: lexical.analysed.terms,
+        minMatch: this.o.lexical!.minMatch,
         fusion,
         limit,
         offset,

@@ -143,6 +143,7 @@ const envSchema = z.object({
   BM25_K1: z.coerce.number().min(0).max(10).default(1.2),
   BM25_B: z.coerce.number().min(0).max(1).default(0.75),
   BM25_AVG_LENGTH: z.coerce.number().positive().max(1_000_000).default(256),
+  LEXICAL_MIN_MATCH: z.coerce.number().min(0).max(1).default(0.6),
   HYBRID_FUSION: z.enum(['rrf', 'dbsf']).default('rrf'),
   RRF_K: int(1, 100_000).default(60),
   HYBRID_WEIGHTS: z
@@ -255,6 +256,8 @@ export interface Config {
     defaultLang: string;
     foldAccents: boolean;
     bm25: { k1: number; b: number; avgLength: number };
+    /** Share of a query's terms a lexical candidate must hold. */
+    minMatch: number;
     fusion: 'rrf' | 'dbsf';
     rrfK: number;
     /** Per-branch RRF weights: dense, lexical. */
@@ -361,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       defaultLang: e.LEXICAL_DEFAULT_LANG.toLowerCase(),
       foldAccents: e.LEXICAL_FOLD_ACCENTS,
       bm25: { k1: e.BM25_K1, b: e.BM25_B, avgLength: e.BM25_AVG_LENGTH },
+      minMatch: e.LEXICAL_MIN_MATCH,
       fusion: e.HYBRID_FUSION,
       rrfK: e.RRF_K,
       weights: { dense: e.HYBRID_WEIGHTS[0], lexical: e.HYBRID_WEIGHTS[1] },

@@ -122,11 +122,12 @@ export class ProductLexicon {
       const vector = documentOf(this.settings.analyser, [{ text: imageKeyText(source) }, ...texts]);
       return { id: p.id, vector: { [LEXICAL_VECTOR]: vector } };
     });
-    await withStoreRetry(() => this.client.updateVectors(this.collection, { wait: true, points }), {
-      storeUrl: this.store.storeUrl,
-      operation: `update the lexical vectors of product ${productId}'s images`,
-      policy: this.store.retry,
-    });
+    const context = { storeUrl: this.store.storeUrl, operation: `update the lexical vectors of product ${productId}'s images`, policy: this.store.retry };
+    await withStoreRetry(() => this.client.updateVectors(this.collection, { wait: true, points }), context);
+    // Their term ids too (payload lex_terms), which each image holds its own of (its key's words).
+    for (const p of points) {
+      await withStoreRetry(() => this.client.setPayload(this.collection, { wait: true, points: [p.id], payload: { lex_terms: p.vector[LEXICAL_VECTOR].indices } }), context);
+    }
     return points.length;
   }
 

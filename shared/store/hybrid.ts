@@ -38,6 +38,12 @@ export interface HybridQuery {
   withPayload?: boolean | string[];
   /** Candidates each branch hands to the fusion (at least limit + offset). */
   branchLimit?: number;
+  /**
+   * Share of the query's terms a point must hold to be a lexical candidate (LEXICAL_MIN_MATCH):
+   * without it one common word ("rot") fills the lexical branch with partial matches that RRF
+   * then ranks above the dense branch's best answers.
+   */
+  minMatch?: number;
   /** Read each hit's rank per branch (one more batched request). */
   explain?: boolean;
   group?: { by: string; size: number };
@@ -68,8 +74,31 @@ export function hybridBranches(target: SearchTarget, q: HybridQuery): { dense?: 
     const cascade = buildCascade(target.dims, stageVectors(q.vector, target.dims), { stageLimits, ...(q.filter ? { filter: q.filter } : {}) });
     out.dense = { ...cascade, limit: branchLimit };
   }
-  if (q.lex) out.lexical = { query: q.lex, using: LEXICAL_VECTOR, limit: branchLimit, ...(q.filter ? { filter: q.filter } : {}) };
+  if (q.lex) {
+    const filter = lexicalFilter(q.filter, q.terms ?? q.lex.indices.map((id) => ({ term: '', id })), q.minMatch ?? 0);
+    out.lexical = { query: q.lex, using: LEXICAL_VECTOR, limit: branchLimit, ...(filter ? { filter } : {}) };
+  }
   return out;
+}
+
+/**
+ * The branch filter plus what a lexical candidate must hold (payload lex_terms): every identifier
+ * of the query (a term with a digit: model number, EAN, size) when it has one — the words around
+ * it ("EAN", "model") are then optional — else at least ⌈share·n⌉ of its n terms.
+ */
+export function lexicalFilter(filter: Filter | undefined, terms: readonly QueryTerm[], share: number): Filter | undefined {
+  const has = (id: number) => ({ key: 'lex_terms', match: { value: id } });
+  const identifiers = terms.filter((t) => /\p{N}/u.test(t.term));
+  let extra: Filter;
+  if (identifiers.length > 0) {
+    if (identifiers.length === terms.length && terms.length === 1) return filter; // the sparse search needs it anyway
+    extra = { must: identifiers.map((t) => has(t.id)) };
+  } else {
+    const need = Math.ceil(share * terms.length - 1e-9);
+    if (need <= 1) return filter; // the sparse search itself already needs one shared term
+    extra = { min_should: { conditions: terms.map((t) => has(t.id)), min_count: need } };
+  }
+  return filter ? { must: [filter, extra] } : extra;
 }
 
 /** The fused (or lexical-only) query body, without limit/offset/payload. */

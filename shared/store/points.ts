@@ -34,6 +34,11 @@ export interface PointPayload {
   indexed_at: string;
   /** The record's own fields, namespaced so they never collide with ours. */
   fields?: Record<string, unknown>;
+  /**
+   * The term ids of the `lex` vector, indexed: the lexical branch of a query filters on how many
+   * of its terms a point holds (min_should), which a sparse search alone cannot express.
+   */
+  lex_terms?: number[];
 }
 
 export type NamedVectors = Record<string, number[]>;
@@ -127,10 +132,11 @@ export function buildPayload(item: CatalogueItem, opts: BuildPointOptions): Poin
 }
 
 export function buildPoint(item: CatalogueItem, vectors: MatryoshkaVectors, opts: BuildPointOptions): CataloguePoint {
+  const lex = opts.lex ?? { indices: [], values: [] };
   return {
     id: pointId(item.sourceUri),
-    vector: { ...(namedVectors(vectors, opts.dims, item.sourceUri) as PointVectors), [LEXICAL_VECTOR]: opts.lex ?? { indices: [], values: [] } },
-    payload: buildPayload(item, opts),
+    vector: { ...(namedVectors(vectors, opts.dims, item.sourceUri) as PointVectors), [LEXICAL_VECTOR]: lex },
+    payload: { ...buildPayload(item, opts), lex_terms: lex.indices },
   };
 }
 

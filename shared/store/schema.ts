@@ -38,6 +38,7 @@ export const CORE_PAYLOAD_INDEXES: readonly PayloadIndexSpec[] = [
   { field: 'source', type: 'keyword' },
   { field: 'source_root', type: 'keyword' },
   { field: 'content_hash', type: 'keyword' },
+  { field: 'lex_terms', type: 'integer' },
 ];
 
 export interface CollectionSpec {

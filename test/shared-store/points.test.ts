@@ -52,7 +52,12 @@ test('an image point: id from the source URI, named vectors, display and filter 
     etag: image.version,
     bytes: 12345,
     content_type: 'image/jpeg',
+    lex_terms: [],
   });
+  const lex = { indices: [3, 9], values: [1.1, 0.7] };
+  const withLex = buildPoint(image, vectors(), { ...opts, lex });
+  assert.deepEqual(withLex.vector.lex, lex);
+  assert.deepEqual(withLex.payload.lex_terms, [3, 9], 'the term ids are payload too, for the lexical branch\'s min_should filter');
 });
 
 test("a text point keeps the record's own fields namespaced under `fields`", () => {

@@ -14,7 +14,7 @@ test('only the smallest vector gets HNSW and int8 quantisation; the others are r
 test('user payload indexes add to the core ones and may retype a field only explicitly', () => {
   const spec: CollectionSpec = { alias: 'c', dims: [64, 1024], model: 'm', payloadIndexes: [{ field: 'fields.price', type: 'float' }] };
   const fields = payloadIndexes(spec).map((i) => `${i.field}:${i.type}`);
-  assert.deepEqual(fields, ['modality:keyword', 'product_id:keyword', 'lang:keyword', 'source:keyword', 'source_root:keyword', 'content_hash:keyword', 'fields.price:float']);
+  assert.deepEqual(fields, ['modality:keyword', 'product_id:keyword', 'lang:keyword', 'source:keyword', 'source_root:keyword', 'content_hash:keyword', 'lex_terms:integer', 'fields.price:float']);
 });
 
 function info(vectors: unknown, metadata?: Record<string, unknown>): Schemas['CollectionInfo'] {
