@@ -132,6 +132,20 @@ export const searchResponseSchema = Type.Object({
       Type.Object({
         product_id: Type.Optional(Type.Unsafe<string | number>({ type: ['string', 'number'] })),
         hits: Type.Optional(Type.Array(hitSchema)),
+        product: Type.Optional(
+          Type.Object(
+            {
+              image: Type.Optional(Type.String({ description: 'thumbnail URL of one of its images' })),
+              title: Type.Optional(Type.String({ description: "in the query's language where the product has it, else English, else any" })),
+              lang: Type.Optional(Type.String()),
+              brand: Type.Optional(Type.String()),
+              sku: Type.Optional(Type.String()),
+              price: Type.Optional(Type.Number()),
+              highlights: Type.Optional(Type.Array(Type.Array(Type.Integer(), { minItems: 2, maxItems: 2 }))),
+            },
+            { description: 'what a shop shows for the product' },
+          ),
+        ),
       }),
     ),
   ),

@@ -28,6 +28,7 @@ import { hybridGroups, hybridSearch, type ExplainedHit, type Fusion, type HitExp
 import { httpStatus, isTransientStoreError, storeMessage } from '../../shared/store/retry.ts';
 import { imageKey, normaliseQueryText, QueryEmbeddingCache, type QueryKind } from './cache.ts';
 import { toQdrantFilter, type Modality } from './filter.ts';
+import { productCards, type ProductCard } from './products.ts';
 import { withDeadline } from './http-errors.ts';
 import { checkImage, decodeBase64Image } from './image-input.ts';
 import type { ImageUrlFetcher } from './image-url.ts';
@@ -66,7 +67,7 @@ export interface SearchResponse {
   model: string;
   stages: { dims: number[]; limits: number[]; source: 'request' | 'calibration' | 'default' };
   hits?: Hit[];
-  groups?: Array<{ product_id: string | number; hits: Hit[] }>;
+  groups?: Array<{ product_id: string | number; hits: Hit[]; product?: ProductCard }>;
   timings: { encode_ms: number; search_ms: number; total_ms: number };
 }
 
@@ -206,6 +207,8 @@ export class QuerySearcher {
     this.o.metrics.candidates.observe({ stage: `mrl_${this.fullDim}` }, limit + offset);
 
     const highlight = (hit: SearchHit): Hit => this.highlighted(withThumbnail(hit));
+    // Grouped results are products: each with its image, title in the query's language, brand, SKU, price.
+    const cards = groups && withPayload !== false ? await this.storeCall('read the products', () => this.cards(groups!, lexical?.analysed.lang ?? req.lang)) : undefined;
     return {
       query: {
         kind: query.kind,
@@ -222,7 +225,9 @@ export class QuerySearcher {
         ? { dims: [this.fullDim], limits: [limit + offset], source: 'request' }
         : { dims: [...this.target.dims], limits: [...stages.limits, limit + offset], source: stages.source },
       ...(hits ? { hits: hits.map(highlight) } : {}),
-      ...(groups ? { groups: groups.map((g) => ({ product_id: g.id, hits: g.hits.map(highlight) })) } : {}),
+      ...(groups
+        ? { groups: groups.map((g) => ({ product_id: g.id, hits: g.hits.map(highlight), ...(cards?.has(String(g.id)) ? { product: cards.get(String(g.id))! } : {}) })) }
+        : {}),
       timings: { encode_ms: round(query.encodeMs), search_ms: round(searchMs), total_ms: round(performance.now() - started) },
     };
   }
@@ -249,6 +254,16 @@ export class QuerySearcher {
       return { retrieval: 'dense', analysed, fusion, fallback: 'the query has no searchable words after lexical analysis (only stop words or punctuation): searched dense only' };
     }
     return { retrieval: requested, analysed, fusion };
+  }
+
+  private cards(groups: HitGroup[], lang: string | undefined): Promise<Map<string, ProductCard>> {
+    const matched = new Map<string, Set<string>>();
+    for (const g of groups) {
+      const terms = new Set<string>();
+      for (const h of g.hits as ExplainedHit[]) for (const t of h.explain?.matched_terms ?? []) terms.add(t);
+      matched.set(String(g.id), terms);
+    }
+    return productCards(this.o.store.client, this.o.collection(), groups.map((g) => g.id), { lang, matched, analyser: this.o.lexical?.analyser });
   }
 
   /** Marks the matched words in a hit's title, analysed in the title's own language. */
