@@ -87,7 +87,10 @@ export interface SearcherOptions {
 
 export interface HybridSettings {
   analyser: LexicalAnalyser;
+  /** HYBRID_FUSION, with RRF_K and HYBRID_WEIGHTS. */
   fusion: Fusion;
+  /** What `fusion: "rrf"` in a request means (RRF_K, HYBRID_WEIGHTS), whatever the default. */
+  rrf: Extract<Fusion, { kind: 'rrf' }>;
   /** LEXICAL_MIN_MATCH. */
   minMatch: number;
 }
@@ -95,9 +98,11 @@ export interface HybridSettings {
 /** The analyser and fusion the configuration describes. */
 export function hybridSettings(config: Config): HybridSettings {
   const l = config.lexical;
+  const rrf = { kind: 'rrf', k: l.rrfK, weights: l.weights } as const;
   return {
     analyser: new LexicalAnalyser({ defaultLang: l.defaultLang, foldAccents: l.foldAccents, bm25: l.bm25 }),
-    fusion: l.fusion === 'dbsf' ? { kind: 'dbsf' } : { kind: 'rrf', k: l.rrfK, weights: l.weights },
+    fusion: l.fusion === 'dbsf' ? { kind: 'dbsf' } : rrf,
+    rrf,
     minMatch: l.minMatch,
   };
 }
@@ -246,7 +251,7 @@ export class QuerySearcher {
     if (!this.o.lexical) throw new ClipstreamError('BAD_REQUEST', `mode ${requested} is not available: this service has no lexical analyser`);
     const text = normaliseQueryText(req.text);
     const analysed = this.o.lexical.analyser.query(text, req.lang);
-    const fusion: Fusion = req.fusion === 'dbsf' ? { kind: 'dbsf' } : req.fusion === 'rrf' && this.o.lexical.fusion.kind !== 'rrf' ? { kind: 'rrf', k: 60, weights: { dense: 1, lexical: 1 } } : this.o.lexical.fusion;
+    const fusion: Fusion = req.fusion === 'dbsf' ? { kind: 'dbsf' } : req.fusion === 'rrf' ? this.o.lexical.rrf : this.o.lexical.fusion;
     if (analysed.terms.length === 0) {
       if (requested === 'lexical') {
         throw new ClipstreamError('BAD_REQUEST', `the query "${text}" has no searchable words after lexical analysis (only stop words or punctuation for language ${analysed.lang})`, { item: 'text' });
