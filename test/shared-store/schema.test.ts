@@ -46,7 +46,9 @@ test('ensureCollection creates a versioned collection behind the alias, with met
   const meta = info.config.metadata as Record<string, unknown>;
   assert.equal(meta.model, 'jinaai/jina-clip-v2@fp16');
   assert.equal(meta.schema_version, SCHEMA_VERSION);
-  for (const { field } of CORE_PAYLOAD_INDEXES) assert.equal(info.payload_schema[field]?.data_type, 'keyword', field);
+  for (const { field, type } of CORE_PAYLOAD_INDEXES) assert.equal(info.payload_schema[field]?.data_type, type, field);
+  assert.equal(info.payload_schema['lex_terms']?.data_type, 'integer', 'the lexical branch filters on term ids');
+  assert.deepEqual(info.config.params.sparse_vectors, { lex: { modifier: 'idf' } });
   assert.equal(info.payload_schema['fields.price']?.data_type, 'float');
 
   const again = await ensureCollection(store.client, spec({ alias: a }));
