@@ -120,8 +120,10 @@ function formatResults(r: SearchResponse): string {
   const row = (rank: string, h: Hit) => {
     const p = h.payload ?? {};
     const label = String(p.title ?? p.text ?? p.source ?? '').replace(/\s+/g, ' ');
+    const x = h.explain;
+    const why = x ? [x.dense_rank ? `dense #${x.dense_rank}` : '', x.lexical_rank ? `words #${x.lexical_rank}` : '', x.matched_terms.length ? `(${x.matched_terms.join(' ')})` : ''].filter(Boolean).join(' ') : '';
     lines.push(
-      `${rank.padStart(3)}  ${h.score.toFixed(4)}  ${String(p.modality ?? '?').padEnd(5)}  ${String(p.lang ?? '-').padEnd(4)}  ${String(p.product_id ?? '-').padEnd(16)}  ${label.slice(0, 60)}`,
+      `${rank.padStart(3)}  ${h.score.toFixed(4)}  ${String(p.modality ?? '?').padEnd(5)}  ${String(p.lang ?? '-').padEnd(4)}  ${String(p.product_id ?? '-').padEnd(16)}  ${label.slice(0, 60)}${why ? `  [${why}]` : ''}`,
     );
   };
   lines.push(`  #  score   kind   lang  product           title`);

@@ -378,6 +378,11 @@ export function storeError(err: unknown, url: string, operation: string, collect
 }
 
 function withThumbnail(hit: SearchHit): Hit {
+  // lex_terms (the term ids the lexical branch filters on) mean nothing to a client.
+  if (hit.payload && 'lex_terms' in hit.payload) {
+    const { lex_terms: _ids, ...payload } = hit.payload;
+    hit = { ...hit, payload };
+  }
   return hit.payload?.modality === 'image' ? { ...hit, thumbnail: `/v1/items/${hit.id}/thumbnail` } : hit;
 }
 

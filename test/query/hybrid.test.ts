@@ -48,6 +48,7 @@ test('an exact SKU finds its product first in hybrid (the default for text) and 
   // The product's four points (image and three records) all hold the SKU: the lexical branch's top four.
   assert.ok(first.explain!.lexical_rank! <= 4, JSON.stringify(first.explain));
   assert.deepEqual(first.explain?.matched_terms, [target.sku.toLowerCase().replace('-', '')]);
+  assert.ok(first.payload && !('lex_terms' in first.payload), 'the term ids the lexical branch filters on stay inside');
   assert.deepEqual(hybrid.hits!.slice(0, 4).map((h) => h.payload?.product_id), Array(4).fill(target.id), 'the product\'s image and records lead');
 
   const lexical = await search({ text: target.sku, mode: 'lexical', limit: 5 });
