@@ -53,7 +53,7 @@ export function register(program: Command): void {
           return { status: res.status, json: await res.json() };
         });
       } else {
-        const service = await openQueryService(config(), { allowTestModel: opts.allowTestModel, onNotice: (line) => process.stderr.write(`${line}\n`) });
+        const service = await openQueryService(config(), { ...(opts.allowTestModel ? { allowTestModel: true } : {}), onNotice: (line) => process.stderr.write(`${line}\n`) });
         try {
           report = await run(async (body) => {
             const res = await service.app.inject({ method: 'POST', url: '/v1/search', payload: body });

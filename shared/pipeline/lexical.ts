@@ -122,7 +122,7 @@ export class ProductLexicon {
       const vector = documentOf(this.settings.analyser, [{ text: imageKeyText(source) }, ...texts]);
       return { id: p.id, vector: { [LEXICAL_VECTOR]: vector } };
     });
-    const context = { storeUrl: this.store.storeUrl, operation: `update the lexical vectors of product ${productId}'s images`, policy: this.store.retry };
+    const context = { storeUrl: this.store.storeUrl, operation: `update the lexical vectors of product ${productId}'s images`, ...(this.store.retry ? { policy: this.store.retry } : {}) };
     await withStoreRetry(() => this.client.updateVectors(this.collection, { wait: true, points }), context);
     // Their term ids too (payload lex_terms), which each image holds its own of (its key's words).
     for (const p of points) {
@@ -144,7 +144,7 @@ export class ProductLexicon {
             limit: 256,
             ...(offset !== undefined ? { offset } : {}),
           }),
-        { storeUrl: this.store.storeUrl, operation: `read product ${productId}'s ${modality} points`, policy: this.store.retry },
+        { storeUrl: this.store.storeUrl, operation: `read product ${productId}'s ${modality} points`, ...(this.store.retry ? { policy: this.store.retry } : {}) },
       );
       out.push(...page.points);
       const next = page.next_page_offset;

@@ -25,28 +25,28 @@ export type Fusion = { kind: 'rrf'; k: number; weights: { dense: number; lexical
 
 export interface HybridQuery {
   /** Full-width dense query vector; absent: lexical only. */
-  vector?: ArrayLike<number>;
+  vector?: ArrayLike<number> | undefined;
   /** Query `lex` vector (non-empty); absent: dense only (then use coarseToFineSearch). */
-  lex?: SparseVector;
+  lex?: SparseVector | undefined;
   /** The query's terms, to name those a hit matched. */
-  terms?: readonly QueryTerm[];
+  terms?: readonly QueryTerm[] | undefined;
   fusion: Fusion;
   limit: number;
-  offset?: number;
-  filter?: Filter;
-  stageLimits?: readonly number[];
-  withPayload?: boolean | string[];
+  offset?: number | undefined;
+  filter?: Filter | undefined;
+  stageLimits?: readonly number[] | undefined;
+  withPayload?: boolean | string[] | undefined;
   /** Candidates each branch hands to the fusion (at least limit + offset). */
-  branchLimit?: number;
+  branchLimit?: number | undefined;
   /**
    * Share of the query's terms a point must hold to be a lexical candidate (LEXICAL_MIN_MATCH):
    * without it one common word ("rot") fills the lexical branch with partial matches that RRF
    * then ranks above the dense branch's best answers.
    */
-  minMatch?: number;
+  minMatch?: number | undefined;
   /** Read each hit's rank per branch (one more batched request). */
-  explain?: boolean;
-  group?: { by: string; size: number };
+  explain?: boolean | undefined;
+  group?: { by: string; size: number } | undefined;
 }
 
 export interface HitExplanation {
