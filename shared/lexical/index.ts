@@ -16,6 +16,9 @@ export type { AnalysedToken } from './tokens.ts';
 /** The named sparse vector every point carries. */
 export const LEXICAL_VECTOR = 'lex';
 
+/** Bumped when the analyser's output for the same text and settings changes (stored vectors go stale). */
+export const ANALYSER_VERSION = 1;
+
 export interface AnalyserOptions {
   /** Language of a text without `lang` whose script does not tell (Latin): LEXICAL_DEFAULT_LANG. */
   defaultLang: string;

@@ -12,7 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../config/index.ts';
 import { Semaphore } from '../concurrency.ts';
 import { createS3Client } from '../sources/s3.ts';
-import { ensureCollection, verifyCollection, type CollectionSpec, type EnsuredCollection } from '../store/schema.ts';
+import { ensureCollection, lexicalSignature, verifyCollection, type CollectionSpec, type EnsuredCollection } from '../store/schema.ts';
 import { BatchUpserter, type UpserterOptions } from '../store/upserter.ts';
 import { storedVersions, type StoredVersion } from '../store/versions.ts';
 import { LexicalAnalyser } from '../lexical/index.ts';
@@ -76,7 +76,13 @@ export interface Pipeline extends CollectionPipeline {
 
 export async function openPipeline(config: Config, options: OpenPipelineOptions): Promise<Pipeline> {
   const { encoder, store } = options;
-  const spec: CollectionSpec = { alias: config.store.collection, dims: encoder.dims, model: encoder.model.modelId, payloadIndexes: config.store.payloadIndexes };
+  const spec: CollectionSpec = {
+    alias: config.store.collection,
+    dims: encoder.dims,
+    model: encoder.model.modelId,
+    payloadIndexes: config.store.payloadIndexes,
+    lexical: lexicalSignature(config),
+  };
   const storeOpts = { storeUrl: store.url, retry: options.upserter?.retry };
   // Image fetches in flight are bounded per process, whatever the number of collections.
   const fetchSlots = new Semaphore(config.s3.concurrency);

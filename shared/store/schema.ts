@@ -10,10 +10,10 @@
  * not keep metadata still gets its vectors checked; only the model check is then skipped.
  */
 import type { QdrantClient, Schemas } from '@qdrant/js-client-rest';
-import type { PayloadIndexType } from '../config/index.ts';
+import type { Config, PayloadIndexType } from '../config/index.ts';
 import { vectorName } from '../encoder/types.ts';
 import { ClipstreamError } from '../errors.ts';
-import { LEXICAL_VECTOR } from '../lexical/index.ts';
+import { ANALYSER_VERSION, LEXICAL_VECTOR } from '../lexical/index.ts';
 import { httpStatus, storeMessage, withStoreRetry, type RetryPolicy } from './retry.ts';
 
 /** What to do when the stored collection was built with other settings (said by sync, status, serve). */
@@ -50,6 +50,24 @@ export interface CollectionSpec {
   model: string;
   /** Indexes besides CORE_PAYLOAD_INDEXES. */
   payloadIndexes?: readonly PayloadIndexSpec[];
+  /** How `lex` vectors are made: recorded at creation, compared when both sides have it. */
+  lexical?: LexicalSignature | undefined;
+}
+
+/** The settings a collection's `lex` vectors were made with: another value means they are stale. */
+export interface LexicalSignature {
+  analyser_version: number;
+  k1: number;
+  b: number;
+  avg_length: number;
+  fold_accents: boolean;
+  default_lang: string;
+  fields: string[];
+}
+
+export function lexicalSignature(config: Config): LexicalSignature {
+  const l = config.lexical;
+  return { analyser_version: ANALYSER_VERSION, k1: l.bm25.k1, b: l.bm25.b, avg_length: l.bm25.avgLength, fold_accents: l.foldAccents, default_lang: l.defaultLang, fields: [...l.fields] };
 }
 
 export interface CollectionMetadata {
@@ -58,6 +76,7 @@ export interface CollectionMetadata {
   model: string;
   dims: number[];
   created_at: string;
+  lexical?: LexicalSignature;
 }
 
 export interface EnsuredCollection {
@@ -143,6 +162,12 @@ export function schemaDifferences(spec: CollectionSpec, info: Schemas['Collectio
     if (meta.schema_version !== undefined && meta.schema_version !== SCHEMA_VERSION) {
       problems.push(`its schema version is ${meta.schema_version}, this build writes ${SCHEMA_VERSION}`);
     }
+    if (spec.lexical && meta.lexical) {
+      for (const key of Object.keys(spec.lexical) as Array<keyof LexicalSignature>) {
+        const [have, want] = [JSON.stringify(meta.lexical[key]), JSON.stringify(spec.lexical[key])];
+        if (have !== want) problems.push(`its lexical vectors were made with ${key} ${have}, configured ${want}`);
+      }
+    }
   }
   for (const index of payloadIndexes(spec)) {
     const have = info.payload_schema?.[index.field];
@@ -215,6 +240,7 @@ export async function createCollectionVersion(
     model: spec.model,
     dims: [...spec.dims].sort((a, b) => a - b),
     created_at: new Date().toISOString(),
+    ...(spec.lexical ? { lexical: spec.lexical } : {}),
   };
   let created = true;
   try {

@@ -57,3 +57,19 @@ test('a matching collection has no differences, with or without stored metadata'
   noMeta.payload_schema = {};
   assert.deepEqual(schemaDifferences(spec, noMeta), []);
 });
+
+test('lex vectors made with other analyser settings need a rebuild; without recorded settings nothing is assumed', () => {
+  const signature = { analyser_version: 1, k1: 1.2, b: 0.75, avg_length: 256, fold_accents: false, default_lang: 'en', fields: [] };
+  const spec: CollectionSpec = { alias: 'catalogue', dims: [64, 256, 1024], model: 'm', lexical: { ...signature, k1: 0.9, fields: ['title'] } };
+  const stored = info(vectorsConfig(spec.dims), { model: 'm', schema_version: SCHEMA_VERSION, lexical: signature });
+  stored.config.params.sparse_vectors = sparseVectorsConfig();
+  stored.payload_schema = {};
+  assert.deepEqual(schemaDifferences(spec, stored), [
+    'its lexical vectors were made with k1 1.2, configured 0.9',
+    'its lexical vectors were made with fields [], configured ["title"]',
+  ]);
+  const unrecorded = info(vectorsConfig(spec.dims), { model: 'm', schema_version: SCHEMA_VERSION });
+  unrecorded.config.params.sparse_vectors = sparseVectorsConfig();
+  unrecorded.payload_schema = {};
+  assert.deepEqual(schemaDifferences(spec, unrecorded), []);
+});
