@@ -20,6 +20,7 @@ import * as storeCommand from './commands/store.ts';
 import * as serveCommand from './commands/serve.ts';
 import * as searchCommand from './commands/search.ts';
 import * as doctorCommand from './commands/doctor.ts';
+import * as evalCommand from './commands/eval.ts';
 
 const program = new Command()
   .name('clipstream')
@@ -27,7 +28,7 @@ const program = new Command()
   .version('0.1.0')
   .showHelpAfterError();
 
-for (const command of [demoCommand, configCommand, ingestCommand, syncCommand, rebuildCommand, scheduleCommand, schedulerCommand, workerCommand, statusCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand, doctorCommand]) command.register(program);
+for (const command of [demoCommand, configCommand, ingestCommand, syncCommand, rebuildCommand, scheduleCommand, schedulerCommand, workerCommand, statusCommand, encodeCommand, calibrateCommand, modelCommand, storeCommand, serveCommand, searchCommand, doctorCommand, evalCommand]) command.register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -39,7 +39,9 @@ export function register(program: Command): void {
       notice(`store: ${store.embedded ? `embedded (${store.url}), data in ${cfg.store.dataDir}` : store.url}`);
       let keepOpen = false;
       try {
-        const summary = await runIngest(cfg, [opts.catalogue], { mode: 'embedded', encoder, store, listener: display });
+        // The judged queries and their photos beside the catalogue are for `clipstream eval`, not the shop.
+        const selection = { exclude: ['queries.jsonl', 'query-images/**'] };
+        const summary = await runIngest(cfg, [opts.catalogue], { mode: 'embedded', encoder, store, listener: display, selection });
         display.finish(summary);
         if (!opts.serve) return;
         const service = await startQueryService(cfg, { encoder, store, onNotice: notice });

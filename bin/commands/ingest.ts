@@ -21,7 +21,7 @@ goes on. Ctrl-C stops taking new items and lets those in flight finish. Ingest a
 \`clipstream sync\` also deletes what a source no longer has.
 
 Examples:
-  clipstream ingest ./examples/catalogue
+  clipstream ingest ./examples/catalogue --exclude queries.jsonl 'query-images/**'   (the judged queries are for clipstream eval)
   clipstream ingest s3://shop/images/ s3://shop/records.jsonl --include 'shoes/**'
   clipstream ingest s3://shop/records.csv --json > ingest.jsonl`,
     )

@@ -14,6 +14,9 @@ interface SearchOptions {
   lang?: string;
   group?: boolean;
   exact?: boolean;
+  mode?: string;
+  queryLang?: string;
+  fusion?: string;
   json?: boolean;
   server?: string;
   apiKey?: string;
@@ -32,6 +35,9 @@ export function register(program: Command): void {
     .option('--lang <codes>', 'only texts in these languages, comma-separated (e.g. de,fr)')
     .option('--group', 'group results by product')
     .option('--exact', 'exact full-dimension search instead of coarse-to-fine')
+    .option('--mode <m>', 'hybrid | dense | lexical (default: hybrid for text, dense for --image and --point)')
+    .option('--query-lang <code>', 'language of the query text for the lexical analyser (default: detected by script)')
+    .option('--fusion <f>', 'rrf | dbsf: how hybrid fuses its two branches (default HYBRID_FUSION)')
     .option('--json', 'print the API response as JSON')
     .option('--server <url>', 'ask a running query service (e.g. http://127.0.0.1:8080) instead of the store directly')
     .option('--api-key <key>', 'API key for --server (default: API_KEY)')
@@ -60,6 +66,15 @@ export function register(program: Command): void {
       if (opts.lang) body.filter = { lang: opts.lang.split(',').map((s) => s.trim()).filter(Boolean) };
       if (opts.group) body.group_by = 'product';
       if (opts.exact) body.exact = true;
+      if (opts.mode !== undefined) {
+        if (!['hybrid', 'dense', 'lexical'].includes(opts.mode)) throw new ClipstreamError('BAD_REQUEST', `--mode ${opts.mode}: expected hybrid, dense or lexical`);
+        body.mode = opts.mode;
+      }
+      if (opts.fusion !== undefined) {
+        if (!['rrf', 'dbsf'].includes(opts.fusion)) throw new ClipstreamError('BAD_REQUEST', `--fusion ${opts.fusion}: expected rrf or dbsf`);
+        body.fusion = opts.fusion;
+      }
+      if (opts.queryLang !== undefined) body.lang = opts.queryLang;
 
       const { status, json } = opts.server ? await viaServer(opts.server, body, opts.apiKey ?? config().server.apiKey) : await direct(body, opts.allowTestModel);
       if (status !== 200) {
@@ -105,8 +120,10 @@ function formatResults(r: SearchResponse): string {
   const row = (rank: string, h: Hit) => {
     const p = h.payload ?? {};
     const label = String(p.title ?? p.text ?? p.source ?? '').replace(/\s+/g, ' ');
+    const x = h.explain;
+    const why = x ? [x.dense_rank ? `dense #${x.dense_rank}` : '', x.lexical_rank ? `words #${x.lexical_rank}` : '', x.matched_terms.length ? `(${x.matched_terms.join(' ')})` : ''].filter(Boolean).join(' ') : '';
     lines.push(
-      `${rank.padStart(3)}  ${h.score.toFixed(4)}  ${String(p.modality ?? '?').padEnd(5)}  ${String(p.lang ?? '-').padEnd(4)}  ${String(p.product_id ?? '-').padEnd(16)}  ${label.slice(0, 60)}`,
+      `${rank.padStart(3)}  ${h.score.toFixed(4)}  ${String(p.modality ?? '?').padEnd(5)}  ${String(p.lang ?? '-').padEnd(4)}  ${String(p.product_id ?? '-').padEnd(16)}  ${label.slice(0, 60)}${why ? `  [${why}]` : ''}`,
     );
   };
   lines.push(`  #  score   kind   lang  product           title`);

@@ -112,5 +112,6 @@ function record(run: QueuedRun, item: CatalogueItem, outcome: ItemOutcome): void
     listener?.failure?.(outcome.failure);
   } else {
     tracker.count(item.kind, outcome.status === 'indexed' ? 'done' : 'skipped');
+    if (outcome.status === 'indexed') for (const w of outcome.warnings ?? []) listener?.notice?.(`⚠ ${outcome.item}: ${w}`);
   }
 }

@@ -21,7 +21,7 @@ import { newRunId } from '../../shared/queue/runs.ts';
 import { sourceRootOf, type SourceSpec } from '../../shared/sources/index.ts';
 import { pointId } from '../../shared/store/ids.ts';
 import { withStoreRetry } from '../../shared/store/retry.ts';
-import { collectionMetadata, ensureCollection, resolveAlias, verifyCollection, type CollectionSpec } from '../../shared/store/schema.ts';
+import { collectionMetadata, ensureCollection, lexicalSignature, resolveAlias, verifyCollection, type CollectionSpec } from '../../shared/store/schema.ts';
 import { registerSources } from '../../shared/store/source-registry.ts';
 import { sourceHoldings, storedVersions, type StoredVersion } from '../../shared/store/versions.ts';
 import { acquireAll, type Lease, type RunKind, type RunOutcome, type SyncCounts } from '../../shared/state/types.ts';
@@ -98,7 +98,7 @@ interface SourcePass {
 }
 
 export function collectionSpec(config: Config, model: string, dims: readonly number[] = config.encoder.dims): CollectionSpec {
-  return { alias: config.store.collection, dims, model, payloadIndexes: config.store.payloadIndexes };
+  return { alias: config.store.collection, dims, model, payloadIndexes: config.store.payloadIndexes, lexical: lexicalSignature(config) };
 }
 
 export async function composeRun(config: Config, plan: RunPlan, deps: RunDeps): Promise<RunSummary> {

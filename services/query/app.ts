@@ -32,7 +32,7 @@ import { openApi } from './routes/openapi.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { pageRoutes } from './routes/page.ts';
 import { searchRoutes } from './routes/search.ts';
-import { QuerySearcher, type QueryEncoder, type StoreHandle } from './search.ts';
+import { hybridSettings, QuerySearcher, type QueryEncoder, type StoreHandle } from './search.ts';
 import { RAW_SECURITY_HEADERS, securityHeaders } from './security-headers.ts';
 import { ThumbnailService } from './thumbnails.ts';
 import { schemaValidators } from './validation.ts';
@@ -83,7 +83,7 @@ export async function buildQueryApp(deps: QueryAppDeps): Promise<FastifyInstance
     ...(deps.onNotice ? { onNotice: deps.onNotice } : {}),
   });
   const searched = () => follower.current;
-  const searcher = new QuerySearcher({ encoder, store, collection: searched, dims, limits, calibration, metrics, imageUrls });
+  const searcher = new QuerySearcher({ encoder, store, collection: searched, dims, limits, calibration, metrics, imageUrls, lexical: hybridSettings(config) });
   let s3 = deps.s3;
   const thumbnails = new ThumbnailService({
     maxSourceBytes: config.encoder.imageMaxBytes,

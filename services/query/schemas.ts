@@ -35,6 +35,19 @@ export const hitSchema = Type.Object({
   score: Type.Number({ description: 'cosine similarity at the final (1024-d) stage' }),
   payload: Type.Optional(payloadSchema),
   thumbnail: Type.Optional(Type.String({ description: 'service URL of a thumbnail (image points only)' })),
+  explain: Type.Optional(
+    Type.Object(
+      {
+        dense_rank: Type.Optional(Type.Integer({ description: 'rank (1-based) in the dense coarse-to-fine branch' })),
+        lexical_rank: Type.Optional(Type.Integer({ description: 'rank (1-based) in the lexical (BM25) branch' })),
+        matched_terms: Type.Optional(Type.Array(Type.String(), { description: 'analysed query terms found in the hit' })),
+        highlights: Type.Optional(
+          Type.Object({ title: Type.Optional(Type.Array(Type.Array(Type.Integer(), { minItems: 2, maxItems: 2 }))) }, { description: '[start, end) UTF-16 offsets of matched words in payload.title' }),
+        ),
+      },
+      { description: 'why the hit matched' },
+    ),
+  ),
 });
 
 export function searchBodySchema(limits: SchemaLimits) {
@@ -69,6 +82,14 @@ export function searchBodySchema(limits: SchemaLimits) {
         }),
       ),
       exact: Type.Optional(Type.Boolean({ default: false, description: 'skip the coarse stages: exact full-dimension search (slow; for checks)' })),
+      mode: Type.Optional(
+        stringEnum(['hybrid', 'dense', 'lexical'], {
+          description: 'retrieval: dense vectors, BM25 lexical vectors, or both fused (RRF/DBSF); default hybrid for text, dense for image and point queries',
+        }),
+      ),
+      lang: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$', description: 'language of the text query for the lexical analyser; default: detected by script, else LEXICAL_DEFAULT_LANG' })),
+      fusion: Type.Optional(stringEnum(['rrf', 'dbsf'], { description: 'how hybrid fuses its branches; default HYBRID_FUSION' })),
+      explain: Type.Optional(Type.Boolean({ default: true, description: 'give each hit its rank per branch and matched terms' })),
       with_payload: Type.Optional(Type.Boolean({ default: true })),
     },
     {
@@ -90,6 +111,11 @@ export const searchResponseSchema = Type.Object({
       modality: Type.Optional(Type.String()),
       cached: Type.Optional(Type.Boolean({ description: 'the query embedding came from the cache' })),
       mode: Type.Optional(stringEnum(['coarse_to_fine', 'exact'])),
+      retrieval: Type.Optional(stringEnum(['hybrid', 'dense', 'lexical'], { description: 'the retrieval that ran' })),
+      fusion: Type.Optional(Type.String()),
+      lang: Type.Optional(Type.String({ description: 'the language the text was analysed as' })),
+      terms: Type.Optional(Type.Array(Type.String(), { description: 'the analysed query terms' })),
+      fallback: Type.Optional(Type.String({ description: 'why hybrid ran as dense' })),
     }),
   ),
   model: Type.Optional(Type.String()),
@@ -106,6 +132,20 @@ export const searchResponseSchema = Type.Object({
       Type.Object({
         product_id: Type.Optional(Type.Unsafe<string | number>({ type: ['string', 'number'] })),
         hits: Type.Optional(Type.Array(hitSchema)),
+        product: Type.Optional(
+          Type.Object(
+            {
+              image: Type.Optional(Type.String({ description: 'thumbnail URL of one of its images' })),
+              title: Type.Optional(Type.String({ description: "in the query's language where the product has it, else English, else any" })),
+              lang: Type.Optional(Type.String()),
+              brand: Type.Optional(Type.String()),
+              sku: Type.Optional(Type.String()),
+              price: Type.Optional(Type.Number()),
+              highlights: Type.Optional(Type.Array(Type.Array(Type.Integer(), { minItems: 2, maxItems: 2 }))),
+            },
+            { description: 'what a shop shows for the product' },
+          ),
+        ),
       }),
     ),
   ),

@@ -53,6 +53,19 @@ button.ghost { background:transparent; color:var(--accent); }
 .group .hit .thumb.text { font-size:.8rem; padding:.5rem; }
 .group h2 b { color:var(--fg); }
 .empty { color:var(--muted); padding:2rem 0; text-align:center; }
+mark { background:#fff1a8; color:inherit; padding:0 .05em; border-radius:2px; }
+.products { display:grid; grid-template-columns:repeat(auto-fill,minmax(210px,1fr)); gap:.9rem; }
+.product { background:var(--card); border:1px solid var(--line); border-radius:10px; overflow:hidden; display:flex; flex-direction:column; }
+.product .thumb { aspect-ratio:4/3; background:#eef0f3; overflow:hidden; }
+.product .thumb img { width:100%; height:100%; object-fit:cover; }
+.product .body { padding:.55rem .7rem .7rem; display:flex; flex-direction:column; gap:.25rem; font-size:.84rem; }
+.product .title { font-weight:600; font-size:.95rem; line-height:1.3; }
+.product .brand { color:var(--muted); text-transform:uppercase; letter-spacing:.04em; font-size:.72rem; }
+.product .price { font-weight:700; font-size:1rem; }
+.product .sku, .why { color:var(--muted); font-size:.75rem; font-variant-numeric:tabular-nums; }
+.rows { display:flex; flex-direction:column; gap:.4rem; margin-top:.9rem; }
+.textrow { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:.45rem .7rem; display:flex; gap:.6rem; align-items:baseline; flex-wrap:wrap; font-size:.88rem; }
+.textrow .title { font-weight:600; }
 `;
 
 const SCRIPT = String.raw`
@@ -107,9 +120,12 @@ form.addEventListener('submit', (e) => {
   run();
 });
 
-function options() {
+function options(forText) {
   const o = { modality: form.modality.value, limit: Number(form.limit.value) };
   if (form.group.checked) { o.group_by = 'product'; o.group_size = 3; }
+  // The mode and the query's language apply to text queries; images and points are dense.
+  if (forText && form.mode.value !== 'auto') o.mode = form.mode.value;
+  if (forText && form.qlang.value !== 'auto') o.lang = form.qlang.value;
   const langs = form.lang.value.split(',').map((s) => s.trim()).filter(Boolean);
   if (langs.length) o.filter = { lang: langs.length === 1 ? langs[0] : langs };
   return o;
@@ -117,7 +133,7 @@ function options() {
 
 async function run(pointId) {
   const text = form.q.value.trim();
-  const o = options();
+  const o = options(!pointId && !state.image && !!text);
   let init;
   if (pointId) init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(Object.assign({ point_id: pointId }, o)) };
   else if (state.image) {
@@ -151,6 +167,81 @@ function thumbnail(hit) {
   return box;
 }
 
+/** The text with its [start, end) spans wrapped in <mark>, built from text nodes (never HTML). */
+function marked(text, spans) {
+  const f = document.createDocumentFragment();
+  let at = 0;
+  for (const [s, e] of spans || []) {
+    if (s > at) f.append(text.slice(at, s));
+    f.append(el('mark', '', text.slice(s, e)));
+    at = e;
+  }
+  if (at < text.length) f.append(text.slice(at));
+  return f;
+}
+
+function why(hit) {
+  const x = hit.explain;
+  if (!x) return null;
+  const parts = [];
+  if (x.dense_rank) parts.push('dense #' + x.dense_rank);
+  if (x.lexical_rank) parts.push('words #' + x.lexical_rank);
+  if (x.matched_terms && x.matched_terms.length) parts.push('matched ' + x.matched_terms.join(' '));
+  return parts.length ? el('div', 'why', parts.join(' · ')) : null;
+}
+
+function similar(hit) {
+  const more = el('button', 'ghost more', 'similar'); more.type = 'button'; more.title = 'more like this';
+  more.onclick = () => { form.q.value = ''; fileInput.value = ''; setImage(null); run(hit.id); };
+  return more;
+}
+
+/** One product as a shop shows it: photo, brand, title in the query's language, SKU, price. */
+function productCard(g) {
+  const p = g.product || {};
+  const best = g.hits[0] || {};
+  const title = p.title || (best.payload && best.payload.title) || String(g.product_id);
+  if (!p.image) {
+    // A product without a photo: a compact row, not an empty picture frame.
+    const r = el('article', 'textrow'); r.dataset.testid = 'hit'; r.dataset.product = String(g.product_id); r.dataset.id = best.id || ''; r.dataset.modality = 'text';
+    const t = el('span', 'title'); t.dataset.testid = 'title'; t.append(marked(title, p.highlights)); r.append(t);
+    if (p.brand) r.append(el('span', 'brand', p.brand));
+    if (p.sku) r.append(el('span', 'sku', 'SKU ' + p.sku));
+    if (p.price !== undefined) r.append(el('span', 'price', '€' + p.price.toFixed(2)));
+    const w = why(best); if (w) r.append(w);
+    return r;
+  }
+  const c = el('article', 'product'); c.dataset.testid = 'hit'; c.dataset.product = String(g.product_id); c.dataset.id = best.id || '';
+  c.dataset.modality = (best.payload && best.payload.modality) || '';
+  const box = el('div', 'thumb'); const img = el('img'); img.alt = title;
+  if (state.key) fetch(p.image, { headers: headers() }).then((r) => r.ok ? r.blob() : null).then((b) => { if (b) img.src = URL.createObjectURL(b); });
+  else img.src = p.image;
+  box.append(img); c.append(box);
+  const b = el('div', 'body');
+  if (p.brand) b.append(el('div', 'brand', p.brand));
+  const t = el('div', 'title'); t.dataset.testid = 'title'; if (p.lang) t.lang = p.lang; t.append(marked(title, p.highlights)); b.append(t);
+  if (p.sku) b.append(el('div', 'sku', 'SKU ' + p.sku));
+  if (p.price !== undefined) b.append(el('div', 'price', '€' + p.price.toFixed(2)));
+  const w = why(best); if (w) b.append(w);
+  const image = g.hits.find((h) => h.payload && h.payload.modality === 'image');
+  if (image) b.append(similar(image));
+  c.append(b);
+  return c;
+}
+
+/** A text hit outside product grouping: a compact row with its matched words marked. */
+function textRow(hit) {
+  const p = hit.payload || {};
+  const r = el('article', 'textrow'); r.dataset.testid = 'hit'; r.dataset.id = hit.id; r.dataset.product = p.product_id || ''; r.dataset.modality = 'text';
+  const t = el('span', 'title'); t.dataset.testid = 'title'; if (p.lang) t.lang = p.lang;
+  t.append(marked(p.title || p.text || '', hit.explain && hit.explain.highlights && hit.explain.highlights.title)); r.append(t);
+  if (p.lang) r.append(el('span', 'badge lang', p.lang));
+  if (p.product_id) r.append(el('span', 'sku', 'product ' + p.product_id));
+  r.append(el('span', 'score', hit.score.toFixed(3)));
+  const w = why(hit); if (w) r.append(w);
+  return r;
+}
+
 function card(hit) {
   const p = hit.payload || {};
   const c = el('article', 'hit');
@@ -158,16 +249,19 @@ function card(hit) {
   c.append(thumbnail(hit));
   const b = el('div', 'body');
   // A text card already shows its text; its title line would repeat it.
-  if (!(p.modality === 'text' && p.title === p.text)) b.append(el('div', 'title', p.title || p.source || hit.id));
+  if (!(p.modality === 'text' && p.title === p.text)) {
+    const t = el('div', 'title'); t.dataset.testid = 'title';
+    t.append(marked(p.title || p.source || hit.id, hit.explain && hit.explain.highlights && hit.explain.highlights.title));
+    b.append(t);
+  }
   const row = el('div', 'row');
   row.append(el('span', 'badge', p.modality || '?'));
   if (p.lang) row.append(el('span', 'badge lang', p.lang));
   row.append(el('span', 'score', hit.score.toFixed(3)));
   b.append(row);
   if (p.product_id) b.append(el('div', 'row product', 'product ' + p.product_id));
-  const more = el('button', 'ghost more', 'similar'); more.type = 'button'; more.title = 'more like this';
-  more.onclick = () => { form.q.value = ''; fileInput.value = ''; setImage(null); run(hit.id); };
-  b.append(more);
+  const w = why(hit); if (w) b.append(w);
+  b.append(similar(hit));
   c.append(b);
   return c;
 }
@@ -182,21 +276,26 @@ function render(body, clientMs) {
   const stageText = body.query && body.query.mode === 'exact'
     ? 'exact ' + (s.dims || []).join('') + '-d search'
     : 'candidates ' + (s.dims || []).map((d, i) => d + '-d ' + s.limits[i]).join(' → ') + (s.source ? ' (' + s.source + ')' : '');
-  status.append(' · ' + stageText + (body.query && body.query.cached ? ' · cached embedding' : ''));
+  const q = body.query || {};
+  const retrieval = q.retrieval ? ' · ' + q.retrieval + (q.fusion ? ' ' + q.fusion : '') + (q.lang ? ' · words as ' + q.lang : '') : '';
+  status.append(' · ' + stageText + retrieval + (q.cached ? ' · cached embedding' : ''));
+  if (q.fallback) status.append(el('div', '', q.fallback));
   results.replaceChildren();
   if (body.groups) {
     if (!body.groups.length) results.append(el('div', 'empty', 'No results.'));
-    const groups = el('div', 'groups'); results.append(groups);
+    // One card per product with a photo; products without one are compact rows below.
+    const cards = el('div', 'products'), rows = el('div', 'rows');
     for (const g of body.groups) {
-      const sec = el('section', 'group'); sec.dataset.testid = 'group';
-      const h = el('h2', '', 'product '); h.append(el('b', '', String(g.product_id))); sec.append(h);
-      const grid = el('div', 'grid'); g.hits.forEach((hit) => grid.append(card(hit))); sec.append(grid);
-      groups.append(sec);
+      const c = productCard(g); c.dataset.group = 'product';
+      (g.product && g.product.image ? cards : rows).append(c);
     }
+    results.append(cards, rows);
     return;
   }
   if (!body.hits.length) { results.append(el('div', 'empty', 'No results.')); return; }
-  const grid = el('div', 'grid'); body.hits.forEach((hit) => grid.append(card(hit))); results.append(grid);
+  const grid = el('div', 'grid'), rows = el('div', 'rows');
+  body.hits.forEach((hit) => (hit.payload && hit.payload.modality === 'text' ? rows : grid).append(hit.payload && hit.payload.modality === 'text' ? textRow(hit) : card(hit)));
+  results.append(grid, rows);
 }
 
 api('/v1/collections').then((r) => r.ok ? r.json() : null).then((c) => {
@@ -250,7 +349,9 @@ export function searchPage(options: { title?: string } = {}): string {
     <div class="options">
       <label>show <select name="modality"><option value="any">images and texts</option><option value="image">images</option><option value="text">texts</option></select></label>
       <label>results <select name="limit"><option>10</option><option selected>20</option><option>50</option></select></label>
-      <label><input type="checkbox" name="group"> group by product</label>
+      <label>search by <select name="mode" title="hybrid: meaning and exact words fused; dense: meaning only; lexical: words only"><option value="auto">meaning + words</option><option value="dense">meaning</option><option value="lexical">words</option></select></label>
+      <label>query in <select name="qlang"><option value="auto">any language</option><option>en</option><option>de</option><option>fr</option><option>es</option><option>it</option><option>ja</option><option>zh</option></select></label>
+      <label><input type="checkbox" name="group" checked> one card per product</label>
       <label>language <input name="lang" placeholder="e.g. de,fr"></label>
     </div>
   </form>

@@ -23,9 +23,12 @@ import {
   type SearchHit,
   type SearchTarget,
 } from '../../shared/store/coarse-to-fine.ts';
+import { LexicalAnalyser, type AnalysedQuery } from '../../shared/lexical/index.ts';
+import { hybridGroups, hybridSearch, type ExplainedHit, type Fusion, type HitExplanation } from '../../shared/store/hybrid.ts';
 import { httpStatus, isTransientStoreError, storeMessage } from '../../shared/store/retry.ts';
 import { imageKey, normaliseQueryText, QueryEmbeddingCache, type QueryKind } from './cache.ts';
 import { toQdrantFilter, type Modality } from './filter.ts';
+import { productCards, type ProductCard } from './products.ts';
 import { withDeadline } from './http-errors.ts';
 import { checkImage, decodeBase64Image } from './image-input.ts';
 import type { ImageUrlFetcher } from './image-url.ts';
@@ -43,14 +46,28 @@ export interface StoreHandle {
 
 export interface Hit extends SearchHit {
   thumbnail?: string;
+  explain?: HitExplanation & { highlights?: { title?: Array<[number, number]> } };
 }
 
+export type Retrieval = 'hybrid' | 'dense' | 'lexical';
+
 export interface SearchResponse {
-  query: { kind: 'text' | 'image' | 'point'; modality: Modality; cached: boolean; mode: 'coarse_to_fine' | 'exact' };
+  query: {
+    kind: 'text' | 'image' | 'point';
+    modality: Modality;
+    cached: boolean;
+    mode: 'coarse_to_fine' | 'exact';
+    retrieval: Retrieval;
+    fusion?: string;
+    lang?: string;
+    terms?: string[];
+    /** Why a hybrid query ran as dense (nothing left after lexical analysis). */
+    fallback?: string;
+  };
   model: string;
   stages: { dims: number[]; limits: number[]; source: 'request' | 'calibration' | 'default' };
   hits?: Hit[];
-  groups?: Array<{ product_id: string | number; hits: Hit[] }>;
+  groups?: Array<{ product_id: string | number; hits: Hit[]; product?: ProductCard }>;
   timings: { encode_ms: number; search_ms: number; total_ms: number };
 }
 
@@ -64,10 +81,36 @@ export interface SearcherOptions {
   calibration: LoadedCalibration;
   metrics: QueryMetrics;
   imageUrls: ImageUrlFetcher;
+  /** The analyser (the one ingestion uses) and the default fusion; without it every search is dense. */
+  lexical?: HybridSettings;
+}
+
+export interface HybridSettings {
+  analyser: LexicalAnalyser;
+  /** HYBRID_FUSION, with RRF_K and HYBRID_WEIGHTS. */
+  fusion: Fusion;
+  /** What `fusion: "rrf"` in a request means (RRF_K, HYBRID_WEIGHTS), whatever the default. */
+  rrf: Extract<Fusion, { kind: 'rrf' }>;
+  /** LEXICAL_MIN_MATCH. */
+  minMatch: number;
+}
+
+/** The analyser and fusion the configuration describes. */
+export function hybridSettings(config: Config): HybridSettings {
+  const l = config.lexical;
+  const rrf = { kind: 'rrf', k: l.rrfK, weights: l.weights } as const;
+  return {
+    analyser: new LexicalAnalyser({ defaultLang: l.defaultLang, foldAccents: l.foldAccents, bm25: l.bm25 }),
+    fusion: l.fusion === 'dbsf' ? { kind: 'dbsf' } : rrf,
+    rrf,
+    minMatch: l.minMatch,
+  };
 }
 
 type ResolvedQuery =
   | { kind: 'text' | 'image'; vector: Float32Array; cached: boolean; encodeMs: number }
+  /** A lexical-only query: nothing to encode. */
+  | { kind: 'text'; vector?: undefined; cached: false; encodeMs: 0 }
   | { kind: 'point'; id: string; cached: false; encodeMs: 0 };
 
 export class QuerySearcher {
@@ -101,7 +144,9 @@ export class QuerySearcher {
       throw new ClipstreamError('BAD_REQUEST', `offset + limit is ${offset + limit}, over the ${this.o.limits.maxLimit}-hit window (QUERY_MAX_LIMIT)`);
     }
 
-    const query = await this.resolve(req, upload);
+    const lexical = this.lexicalQuery(req);
+    const query: ResolvedQuery = lexical?.retrieval === 'lexical' ? { kind: 'text', cached: false, encodeMs: 0 } : await this.resolve(req, upload);
+    const retrieval: Retrieval = lexical?.retrieval ?? 'dense';
     const stages = this.stageLimits(req.stages, limit + offset);
     const filter = toQdrantFilter(req.filter, { modality });
     const withPayload = req.with_payload ?? true;
@@ -110,9 +155,28 @@ export class QuerySearcher {
     const mode = req.exact ? 'exact' : 'coarse_to_fine';
     let hits: SearchHit[] | undefined;
     let groups: HitGroup[] | undefined;
-    if (grouped) {
+    if (lexical && retrieval !== 'dense') {
+      const fusion = lexical.fusion;
+      const q = {
+        ...(query.kind !== 'point' && query.vector ? { vector: query.vector } : {}),
+        lex: lexical.analysed.vector,
+        terms: lexical.analysed.terms,
+        minMatch: this.o.lexical!.minMatch,
+        fusion,
+        limit,
+        offset,
+        filter,
+        stageLimits: stages.limits,
+        // Each branch hands the fusion as many candidates as the dense chain's last coarse stage keeps.
+        branchLimit: Math.max(limit + offset, stages.limits.at(-1) ?? 0),
+        withPayload,
+        explain: req.explain ?? true,
+      };
+      if (grouped) groups = await this.storeCall(`${retrieval} group search`, () => hybridGroups(this.target, { ...q, offset: 0, group: { by: 'product_id', size: req.group_size ?? 3 } }));
+      else hits = await this.storeCall(`${retrieval} search`, () => hybridSearch(this.target, q));
+    } else if (grouped) {
       const pointVectors = query.kind === 'point' ? await this.storeCall('read the query point', () => storedStageVectors(this.target, query.id)) : undefined;
-      const vector = query.kind === 'point' ? pointVectors!.get(this.fullDim)! : query.vector;
+      const vector = query.kind === 'point' ? pointVectors!.get(this.fullDim)! : denseVector(query);
       groups = await this.storeCall('group search', () =>
         coarseToFineGroups(this.target, {
           vector,
@@ -136,27 +200,84 @@ export class QuerySearcher {
         );
       }
     } else if (req.exact) {
-      hits = await this.storeCall('exact search', () => exactSearch(this.target, { vector: query.vector, limit, offset, filter, withPayload }));
+      hits = await this.storeCall('exact search', () => exactSearch(this.target, { vector: denseVector(query), limit, offset, filter, withPayload }));
     } else {
       hits = await this.storeCall('search', () =>
-        coarseToFineSearch(this.target, { vector: query.vector, limit, offset, filter, stageLimits: stages.limits, withPayload }),
+        coarseToFineSearch(this.target, { vector: denseVector(query), limit, offset, filter, stageLimits: stages.limits, withPayload }),
       );
     }
     const searchMs = performance.now() - searchStarted;
-    this.o.metrics.searchSeconds.observe({ mode: grouped ? 'groups' : mode }, searchMs / 1000);
+    this.o.metrics.searchSeconds.observe({ mode: grouped ? 'groups' : retrieval === 'dense' ? mode : retrieval }, searchMs / 1000);
     if (!req.exact) stages.limits.forEach((n, i) => this.o.metrics.candidates.observe({ stage: `mrl_${this.target.dims[i]}` }, n));
     this.o.metrics.candidates.observe({ stage: `mrl_${this.fullDim}` }, limit + offset);
 
+    const highlight = (hit: SearchHit): Hit => this.highlighted(withThumbnail(hit));
+    // Grouped results are products: each with its image, title in the query's language, brand, SKU, price.
+    const cards = groups && withPayload !== false ? await this.storeCall('read the products', () => this.cards(groups!, lexical?.analysed.lang ?? req.lang)) : undefined;
     return {
-      query: { kind: query.kind, modality, cached: query.cached, mode },
+      query: {
+        kind: query.kind,
+        modality,
+        cached: query.cached,
+        mode,
+        retrieval,
+        ...(lexical && retrieval === 'hybrid' ? { fusion: describeFusion(lexical.fusion) } : {}),
+        ...(lexical ? { lang: lexical.analysed.lang, terms: lexical.analysed.terms.map((t) => t.term) } : {}),
+        ...(lexical?.fallback ? { fallback: lexical.fallback } : {}),
+      },
       model: this.o.encoder.model.modelId,
       stages: req.exact
         ? { dims: [this.fullDim], limits: [limit + offset], source: 'request' }
         : { dims: [...this.target.dims], limits: [...stages.limits, limit + offset], source: stages.source },
-      ...(hits ? { hits: hits.map(withThumbnail) } : {}),
-      ...(groups ? { groups: groups.map((g) => ({ product_id: g.id, hits: g.hits.map(withThumbnail) })) } : {}),
+      ...(hits ? { hits: hits.map(highlight) } : {}),
+      ...(groups
+        ? { groups: groups.map((g) => ({ product_id: g.id, hits: g.hits.map(highlight), ...(cards?.has(String(g.id)) ? { product: cards.get(String(g.id))! } : {}) })) }
+        : {}),
       timings: { encode_ms: round(query.encodeMs), search_ms: round(searchMs), total_ms: round(performance.now() - started) },
     };
+  }
+
+  /**
+   * The retrieval a request asks for (default: hybrid for text, dense for images and points) with
+   * the text's lexical analysis; undefined for a dense search. A hybrid text that analyses to
+   * nothing (stop words, punctuation) runs dense and says so; a lexical one is refused.
+   */
+  private lexicalQuery(req: SearchRequest): { retrieval: Retrieval; analysed: AnalysedQuery; fusion: Fusion; fallback?: string } | undefined {
+    // `exact` checks the dense stages, so it implies dense unless a mode is asked for (then refused).
+    const requested: Retrieval = req.mode ?? (req.text !== undefined && this.o.lexical && !req.exact ? 'hybrid' : 'dense');
+    if (requested === 'dense') return undefined;
+    if (req.text === undefined) throw new ClipstreamError('BAD_REQUEST', `mode ${requested} needs a text query (image and point queries are dense)`);
+    if (req.exact) throw new ClipstreamError('BAD_REQUEST', `exact cannot be combined with mode ${requested} (it is a check of the dense stages)`);
+    if (!this.o.lexical) throw new ClipstreamError('BAD_REQUEST', `mode ${requested} is not available: this service has no lexical analyser`);
+    const text = normaliseQueryText(req.text);
+    const analysed = this.o.lexical.analyser.query(text, req.lang);
+    const fusion: Fusion = req.fusion === 'dbsf' ? { kind: 'dbsf' } : req.fusion === 'rrf' ? this.o.lexical.rrf : this.o.lexical.fusion;
+    if (analysed.terms.length === 0) {
+      if (requested === 'lexical') {
+        throw new ClipstreamError('BAD_REQUEST', `the query "${text}" has no searchable words after lexical analysis (only stop words or punctuation for language ${analysed.lang})`, { item: 'text' });
+      }
+      return { retrieval: 'dense', analysed, fusion, fallback: 'the query has no searchable words after lexical analysis (only stop words or punctuation): searched dense only' };
+    }
+    return { retrieval: requested, analysed, fusion };
+  }
+
+  private cards(groups: HitGroup[], lang: string | undefined): Promise<Map<string, ProductCard>> {
+    const matched = new Map<string, Set<string>>();
+    for (const g of groups) {
+      const terms = new Set<string>();
+      for (const h of g.hits as ExplainedHit[]) for (const t of h.explain?.matched_terms ?? []) terms.add(t);
+      matched.set(String(g.id), terms);
+    }
+    return productCards(this.o.store.client, this.o.collection(), groups.map((g) => g.id), { lang, matched, analyser: this.o.lexical?.analyser });
+  }
+
+  /** Marks the matched words in a hit's title, analysed in the title's own language. */
+  private highlighted(hit: Hit): Hit {
+    const terms = hit.explain?.matched_terms;
+    const title = hit.payload?.title;
+    if (!this.o.lexical || !terms || terms.length === 0 || typeof title !== 'string') return hit;
+    const lang = typeof hit.payload?.lang === 'string' ? hit.payload.lang : undefined;
+    return { ...hit, explain: { ...hit.explain!, highlights: { title: this.o.lexical.analyser.highlights(title, new Set(terms), lang) } } };
   }
 
   /** Encodes text/image queries (through the cache); point queries are read by the store call itself. */
@@ -257,7 +378,21 @@ export function storeError(err: unknown, url: string, operation: string, collect
 }
 
 function withThumbnail(hit: SearchHit): Hit {
+  // lex_terms (the term ids the lexical branch filters on) mean nothing to a client.
+  if (hit.payload && 'lex_terms' in hit.payload) {
+    const { lex_terms: _ids, ...payload } = hit.payload;
+    hit = { ...hit, payload };
+  }
   return hit.payload?.modality === 'image' ? { ...hit, thumbnail: `/v1/items/${hit.id}/thumbnail` } : hit;
+}
+
+function denseVector(query: ResolvedQuery): Float32Array {
+  if (query.kind === 'point' || !query.vector) throw new Error('a dense search without a query vector');
+  return query.vector;
+}
+
+function describeFusion(f: Fusion): string {
+  return f.kind === 'dbsf' ? 'dbsf' : `rrf(k=${f.k}, weights=${f.weights.dense},${f.weights.lexical})`;
 }
 
 function round(ms: number): number {

@@ -133,6 +133,25 @@ const envSchema = z.object({
     .string()
     .optional()
     .transform((s) => (s ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '').map((r) => path.resolve(r))),
+  // Hybrid search: the lexical analyser and fusion
+  LEXICAL_FIELDS: z
+    .string()
+    .optional()
+    .transform((s) => (s ?? '').split(',').map((f) => f.trim()).filter((f) => f !== ''))
+    .pipe(z.array(z.string().regex(/^(\*|[A-Za-z0-9_.-]+)$/, 'expected field names, `text` or `*`'))),
+  LEXICAL_DEFAULT_LANG: z.string().regex(/^[A-Za-z]{2,3}$/, 'expected an ISO 639-1 code such as en').default('en'),
+  LEXICAL_FOLD_ACCENTS: bool.default(false),
+  BM25_K1: z.coerce.number().min(0).max(10).default(1.2),
+  BM25_B: z.coerce.number().min(0).max(1).default(0.75),
+  BM25_AVG_LENGTH: z.coerce.number().positive().max(1_000_000).default(256),
+  LEXICAL_MIN_MATCH: z.coerce.number().min(0).max(1).default(0.6),
+  HYBRID_FUSION: z.enum(['rrf', 'dbsf']).default('rrf'),
+  RRF_K: int(1, 100_000).default(60),
+  HYBRID_WEIGHTS: z
+    .string()
+    .default('1,1')
+    .transform((s) => s.split(',').map((w) => Number(w.trim())))
+    .pipe(z.tuple([z.number().positive().finite(), z.number().positive().finite()], { message: 'expected two positive weights: dense,lexical' })),
   // Logging
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Operations: the metrics and health listener of workers, producers and the scheduler
@@ -233,6 +252,20 @@ export interface Config {
       aliasRefreshMs: number;
     };
   };
+  /** Hybrid search: how `lex` vectors are made (ingestion and queries alike) and how branches are fused. */
+  lexical: {
+    /** LEXICAL_FIELDS; empty: the record's text and its other string fields. */
+    fields: string[];
+    defaultLang: string;
+    foldAccents: boolean;
+    bm25: { k1: number; b: number; avgLength: number };
+    /** Share of a query's terms a lexical candidate must hold. */
+    minMatch: number;
+    fusion: 'rrf' | 'dbsf';
+    rrfK: number;
+    /** Per-branch RRF weights: dense, lexical. */
+    weights: { dense: number; lexical: number };
+  };
   logLevel: Env['LOG_LEVEL'];
   /** Workers, producers, the scheduler: `/metrics`, `/healthz`, `/readyz` on their own port (off when `port` is unset). */
   metrics: { port?: number | undefined; host: string };
@@ -329,6 +362,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         thumbnailRoots: e.QUERY_THUMBNAIL_ROOTS,
         aliasRefreshMs: e.QUERY_ALIAS_REFRESH_MS,
       },
+    },
+    lexical: {
+      fields: e.LEXICAL_FIELDS,
+      defaultLang: e.LEXICAL_DEFAULT_LANG.toLowerCase(),
+      foldAccents: e.LEXICAL_FOLD_ACCENTS,
+      bm25: { k1: e.BM25_K1, b: e.BM25_B, avgLength: e.BM25_AVG_LENGTH },
+      minMatch: e.LEXICAL_MIN_MATCH,
+      fusion: e.HYBRID_FUSION,
+      rrfK: e.RRF_K,
+      weights: { dense: e.HYBRID_WEIGHTS[0], lexical: e.HYBRID_WEIGHTS[1] },
     },
     logLevel: e.LOG_LEVEL,
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },

@@ -12,10 +12,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../config/index.ts';
 import { Semaphore } from '../concurrency.ts';
 import { createS3Client } from '../sources/s3.ts';
-import { ensureCollection, verifyCollection, type CollectionSpec, type EnsuredCollection } from '../store/schema.ts';
+import { ensureCollection, lexicalSignature, verifyCollection, type CollectionSpec, type EnsuredCollection } from '../store/schema.ts';
 import { BatchUpserter, type UpserterOptions } from '../store/upserter.ts';
 import { storedVersions, type StoredVersion } from '../store/versions.ts';
+import { LexicalAnalyser } from '../lexical/index.ts';
 import { createByteFetcher } from './fetch.ts';
+import { ProductLexicon } from './lexical.ts';
 import { ItemProcessor, type ByteFetcher, type ItemEncoder } from './processor.ts';
 
 export { ItemProcessor } from './processor.ts';
@@ -74,7 +76,13 @@ export interface Pipeline extends CollectionPipeline {
 
 export async function openPipeline(config: Config, options: OpenPipelineOptions): Promise<Pipeline> {
   const { encoder, store } = options;
-  const spec: CollectionSpec = { alias: config.store.collection, dims: encoder.dims, model: encoder.model.modelId, payloadIndexes: config.store.payloadIndexes };
+  const spec: CollectionSpec = {
+    alias: config.store.collection,
+    dims: encoder.dims,
+    model: encoder.model.modelId,
+    payloadIndexes: config.store.payloadIndexes,
+    lexical: lexicalSignature(config),
+  };
   const storeOpts = { storeUrl: store.url, retry: options.upserter?.retry };
   // Image fetches in flight are bounded per process, whatever the number of collections.
   const fetchSlots = new Semaphore(config.s3.concurrency);
@@ -82,6 +90,7 @@ export async function openPipeline(config: Config, options: OpenPipelineOptions)
     options.fetchBytes ??
     createByteFetcher({ s3Client: options.s3Client ?? (() => createS3Client(config.s3)), maxBytes: config.encoder.imageMaxBytes });
   const opened = new Map<string, Promise<CollectionPipeline>>();
+  const lexical = { analyser: lexicalAnalyser(config), fields: config.lexical.fields };
   const upserters: BatchUpserter[] = [];
 
   const build = (collection: string): CollectionPipeline => {
@@ -102,6 +111,7 @@ export async function openPipeline(config: Config, options: OpenPipelineOptions)
       dims: encoder.dims,
       storedVersions: versions,
       fetchSlots,
+      lexical: { ...lexical, product: new ProductLexicon(store.client, collection, lexical, storeOpts) },
     });
     return { collection, processor, upserter, storedVersions: versions };
   };
@@ -147,4 +157,9 @@ export async function openPipeline(config: Config, options: OpenPipelineOptions)
       await Promise.all(upserters.map((u) => u.close()));
     },
   };
+}
+
+/** The analyser the configuration describes: ingestion and queries must use the same one. */
+export function lexicalAnalyser(config: Config): LexicalAnalyser {
+  return new LexicalAnalyser({ defaultLang: config.lexical.defaultLang, foldAccents: config.lexical.foldAccents, bm25: config.lexical.bm25 });
 }

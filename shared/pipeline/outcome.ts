@@ -7,7 +7,8 @@ import type { CatalogueItem, ItemFailure } from '../catalogue/types.ts';
 import { ClipstreamError, describeError, type ErrorCode } from '../errors.ts';
 
 export type ItemOutcome =
-  | { status: 'indexed'; item: string; pointId: string; modality: CatalogueItem['kind'] }
+  /** `warnings`: what was indexed without (a lexical field that is not a string). */
+  | { status: 'indexed'; item: string; pointId: string; modality: CatalogueItem['kind']; warnings?: string[] }
   /** Already stored with the same version: not fetched, not encoded, not written. */
   | { status: 'skipped'; item: string; pointId: string; modality: CatalogueItem['kind'] }
   | { status: 'failed'; item: string; failure: ItemFailure };

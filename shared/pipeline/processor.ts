@@ -15,6 +15,8 @@ import { Semaphore } from '../concurrency.ts';
 import type { MatryoshkaVectors } from '../encoder/types.ts';
 import { pointId } from '../store/ids.ts';
 import { buildPoint, type CataloguePoint } from '../store/points.ts';
+import type { SparseVector } from '../lexical/index.ts';
+import { imageVector, recordVector, type LexicalSettings } from './lexical.ts';
 import { failureOf, isItemError, type ItemOutcome } from './outcome.ts';
 import { isUnchanged, VersionLookup, type StoredVersion, type StoredVersionsFn } from './versions.ts';
 
@@ -54,6 +56,8 @@ export interface ItemProcessorDeps {
   storedVersions?: StoredVersionsFn;
   /** Image fetches in flight at once (S3_CONCURRENCY), or slots shared with other processors of the process. */
   fetchSlots: number | Semaphore;
+  /** How the `lex` vector is made; without it points get an empty one. */
+  lexical?: LexicalSettings;
 }
 
 export interface ProcessOptions {
@@ -109,18 +113,27 @@ export class ItemProcessor {
       }
     }
     let point: CataloguePoint;
+    let warnings: string[] = [];
     try {
       let current: CatalogueItem = item;
       let vectors: MatryoshkaVectors;
+      let lex: SparseVector | undefined;
+      const lexical = this.deps.lexical;
       if (item.kind === 'image') {
         const fetched = await this.fetch(item, options.signal);
         // The object may have changed since it was listed: record what was really encoded.
         if (fetched.version && fetched.version !== item.version) current = { ...item, version: fetched.version };
         vectors = await this.deps.encoder.encodeImage({ bytes: fetched.bytes, item: uri });
+        if (lexical) lex = await imageVector(item, lexical);
       } else {
         vectors = await this.deps.encoder.encodeText({ text: item.text, item: uri });
+        if (lexical) {
+          const made = recordVector(item, lexical);
+          lex = made.vector;
+          warnings = made.problems;
+        }
       }
-      point = buildPoint(current, vectors, { model: this.deps.model, dims: this.deps.dims });
+      point = buildPoint(current, vectors, { model: this.deps.model, dims: this.deps.dims, ...(lex ? { lex } : {}) });
     } catch (err) {
       if (isItemError(err)) return this.fail(uri, err);
       throw err;
@@ -131,8 +144,10 @@ export class ItemProcessor {
     } finally {
       this.counters.storeMs += performance.now() - started;
     }
+    // A product's images carry its records' words: a stored record updates them.
+    if (item.kind === 'text' && item.productId) await this.deps.lexical?.product?.refreshImages(item.productId);
     this.counters.indexed++;
-    return { status: 'indexed', item: uri, pointId: id, modality: item.kind };
+    return { status: 'indexed', item: uri, pointId: id, modality: item.kind, ...(warnings.length > 0 ? { warnings } : {}) };
   }
 
   stats(): ProcessorStats {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { CatalogueItem, Modality } from '../catalogue/types.ts';
 import { vectorName, type MatryoshkaVectors } from '../encoder/types.ts';
 import { ClipstreamError } from '../errors.ts';
+import { LEXICAL_VECTOR, type SparseVector } from '../lexical/index.ts';
 import { pointId } from './ids.ts';
 import { SCHEMA_VERSION } from './schema.ts';
 
@@ -33,14 +34,23 @@ export interface PointPayload {
   indexed_at: string;
   /** The record's own fields, namespaced so they never collide with ours. */
   fields?: Record<string, unknown> | undefined;
+  /**
+   * The term ids of the `lex` vector, indexed: the lexical branch of a query filters on how many
+   * of its terms a point holds (min_should), which a sparse search alone cannot express.
+   */
+  lex_terms?: number[] | undefined;
 }
 
 export type NamedVectors = Record<string, number[]>;
+export interface PointVectors {
+  [dense: `mrl_${number}`]: number[];
+  lex?: SparseVector;
+}
 
-/** What the upserter sends: ids are UUID strings, vectors keyed by `mrl_<dim>`. */
+/** What the upserter sends: ids are UUID strings, dense vectors keyed by `mrl_<dim>`, the sparse one `lex`. */
 export interface CataloguePoint {
   id: string;
-  vector: NamedVectors;
+  vector: PointVectors;
   payload: PointPayload;
 }
 
@@ -48,6 +58,8 @@ export interface BuildPointOptions {
   model: string;
   dims: readonly number[];
   indexedAt?: Date;
+  /** The item's lexical vector (BM25 weights); empty when none was computed (nothing to match). */
+  lex?: SparseVector;
 }
 
 /** `{mrl_64: [...], mrl_256: [...], ...}`, refusing missing, wrong-size, non-finite or zero vectors. */
@@ -120,10 +132,11 @@ export function buildPayload(item: CatalogueItem, opts: BuildPointOptions): Poin
 }
 
 export function buildPoint(item: CatalogueItem, vectors: MatryoshkaVectors, opts: BuildPointOptions): CataloguePoint {
+  const lex = opts.lex ?? { indices: [], values: [] };
   return {
     id: pointId(item.sourceUri),
-    vector: namedVectors(vectors, opts.dims, item.sourceUri),
-    payload: buildPayload(item, opts),
+    vector: { ...(namedVectors(vectors, opts.dims, item.sourceUri) as PointVectors), [LEXICAL_VECTOR]: lex },
+    payload: { ...buildPayload(item, opts), lex_terms: lex.indices },
   };
 }
 

@@ -1,12 +1,12 @@
 /**
  * Whether the collection behind the alias was built with other settings than the configured ones
- * (model, Matryoshka dims, schema version): then new points cannot be mixed in, and the way
+ * (model, Matryoshka dims, schema version, lexical analyser settings): then new points cannot be mixed in, and the way
  * forward is `clipstream rebuild`. `status`, `sync` and `serve` say so in the same words.
  */
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { Config } from '../config/index.ts';
 import { inspectModel } from '../encoder/model-files.ts';
-import { collectionMetadata, REBUILD_HINT, resolveAlias, schemaDifferences } from './schema.ts';
+import { collectionMetadata, lexicalSignature, REBUILD_HINT, resolveAlias, schemaDifferences } from './schema.ts';
 
 /**
  * The differences, as one sentence ending in the hint; undefined when the index matches (or
@@ -28,7 +28,7 @@ export async function rebuildNeeded(config: Config, store: { client: QdrantClien
     return undefined; // nothing indexed yet
   }
   const stored = model ?? (await collectionMetadata(store.client, collection, { storeUrl: store.url }))?.model ?? '';
-  const spec = { alias, dims: config.encoder.dims, model: stored, payloadIndexes: config.store.payloadIndexes };
+  const spec = { alias, dims: config.encoder.dims, model: stored, payloadIndexes: config.store.payloadIndexes, lexical: lexicalSignature(config) };
   const problems = schemaDifferences(spec, info).filter((p) => !/payload field/.test(p));
   return problems.length > 0 ? `collection ${collection} (alias ${alias}): ${problems.join('; ')}; ${REBUILD_HINT}` : undefined;
 }

@@ -10,17 +10,21 @@
  * not keep metadata still gets its vectors checked; only the model check is then skipped.
  */
 import type { QdrantClient, Schemas } from '@qdrant/js-client-rest';
-import type { PayloadIndexType } from '../config/index.ts';
+import type { Config, PayloadIndexType } from '../config/index.ts';
 import { vectorName } from '../encoder/types.ts';
 import { ClipstreamError } from '../errors.ts';
+import { ANALYSER_VERSION, LEXICAL_VECTOR } from '../lexical/index.ts';
 import { httpStatus, storeMessage, withStoreRetry } from './retry.ts';
 import type { BackoffPolicy } from '../retry.ts';
 
 /** What to do when the stored collection was built with other settings (said by sync, status, serve). */
 export const REBUILD_HINT = 'run `clipstream rebuild` to build the next collection version with the configured settings and switch the alias to it';
 
-/** Bumped when the point layout (payload keys, vector names) changes incompatibly. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Bumped when the point layout (payload keys, vector names) changes incompatibly.
+ * 2: every point carries the `lex` sparse vector (BM25, hybrid search).
+ */
+export const SCHEMA_VERSION = 2;
 
 export interface PayloadIndexSpec {
   field: string;
@@ -35,6 +39,7 @@ export const CORE_PAYLOAD_INDEXES: readonly PayloadIndexSpec[] = [
   { field: 'source', type: 'keyword' },
   { field: 'source_root', type: 'keyword' },
   { field: 'content_hash', type: 'keyword' },
+  { field: 'lex_terms', type: 'integer' },
 ];
 
 export interface CollectionSpec {
@@ -46,6 +51,24 @@ export interface CollectionSpec {
   model: string;
   /** Indexes besides CORE_PAYLOAD_INDEXES. */
   payloadIndexes?: readonly PayloadIndexSpec[];
+  /** How `lex` vectors are made: recorded at creation, compared when both sides have it. */
+  lexical?: LexicalSignature | undefined;
+}
+
+/** The settings a collection's `lex` vectors were made with: another value means they are stale. */
+export interface LexicalSignature {
+  analyser_version: number;
+  k1: number;
+  b: number;
+  avg_length: number;
+  fold_accents: boolean;
+  default_lang: string;
+  fields: string[];
+}
+
+export function lexicalSignature(config: Config): LexicalSignature {
+  const l = config.lexical;
+  return { analyser_version: ANALYSER_VERSION, k1: l.bm25.k1, b: l.bm25.b, avg_length: l.bm25.avgLength, fold_accents: l.foldAccents, default_lang: l.defaultLang, fields: [...l.fields] };
 }
 
 export interface CollectionMetadata {
@@ -54,6 +77,7 @@ export interface CollectionMetadata {
   model: string;
   dims: number[];
   created_at: string;
+  lexical?: LexicalSignature;
 }
 
 export interface EnsuredCollection {
@@ -97,6 +121,11 @@ export function vectorsConfig(dims: readonly number[]): Record<string, Schemas['
   return out;
 }
 
+/** The lexical vector: BM25 term-frequency weights from clipstream, IDF applied by the store. */
+export function sparseVectorsConfig(): Record<string, Schemas['SparseVectorParams']> {
+  return { [LEXICAL_VECTOR]: { modifier: 'idf' } };
+}
+
 export function payloadIndexes(spec: CollectionSpec): PayloadIndexSpec[] {
   const byField = new Map<string, PayloadIndexSpec>();
   for (const index of [...CORE_PAYLOAD_INDEXES, ...(spec.payloadIndexes ?? [])]) byField.set(index.field, index);
@@ -123,6 +152,9 @@ export function schemaDifferences(spec: CollectionSpec, info: Schemas['Collectio
   for (const name of Object.keys(named)) {
     if (!(name in wanted) && named[name]) problems.push(`unexpected vector ${name} (not in MRL_DIMS)`);
   }
+  const sparse = info.config.params.sparse_vectors?.[LEXICAL_VECTOR];
+  if (!sparse) problems.push(`sparse vector ${LEXICAL_VECTOR} is missing (built before hybrid search)`);
+  else if (sparse.modifier !== 'idf') problems.push(`sparse vector ${LEXICAL_VECTOR} has modifier ${sparse.modifier ?? 'none'}, configured idf`);
   const meta = info.config.metadata as Partial<CollectionMetadata> | null | undefined;
   if (meta && typeof meta === 'object') {
     if (meta.model !== undefined && meta.model !== spec.model) {
@@ -130,6 +162,12 @@ export function schemaDifferences(spec: CollectionSpec, info: Schemas['Collectio
     }
     if (meta.schema_version !== undefined && meta.schema_version !== SCHEMA_VERSION) {
       problems.push(`its schema version is ${meta.schema_version}, this build writes ${SCHEMA_VERSION}`);
+    }
+    if (spec.lexical && meta.lexical) {
+      for (const key of Object.keys(spec.lexical) as Array<keyof LexicalSignature>) {
+        const [have, want] = [JSON.stringify(meta.lexical[key]), JSON.stringify(spec.lexical[key])];
+        if (have !== want) problems.push(`its lexical vectors were made with ${key} ${have}, configured ${want}`);
+      }
     }
   }
   for (const index of payloadIndexes(spec)) {
@@ -203,11 +241,17 @@ export async function createCollectionVersion(
     model: spec.model,
     dims: [...spec.dims].sort((a, b) => a - b),
     created_at: new Date().toISOString(),
+    ...(spec.lexical ? { lexical: spec.lexical } : {}),
   };
   let created = true;
   try {
     await call(opts, `create collection ${collection}`, () =>
-      client.api().createCollection({ collection_name: collection, vectors: vectorsConfig(spec.dims), metadata: { ...opts.metadata, ...metadata } }),
+      client.api().createCollection({
+        collection_name: collection,
+        vectors: vectorsConfig(spec.dims),
+        sparse_vectors: sparseVectorsConfig(),
+        metadata: { ...opts.metadata, ...metadata },
+      }),
     );
   } catch (err) {
     // 409 (or 400 "already exists" on older servers): a concurrent creator got there first.

@@ -26,10 +26,10 @@ test('demo ingests the sample catalogue, says it runs on the test model, and ski
     assert.match(first.stderr, /jina-clip-v2 is not available here/);
     assert.match(first.stderr, /TEST model/);
     assert.equal(first.summary.failed, 0);
-    assert.equal(first.summary.indexed, 72 + 72 * 8, '72 images and 576 titles');
+    assert.equal(first.summary.indexed, 72 + 54 * 8 + 18, '72 images and 450 records (18 products in English only)');
     const second = demoOnce();
     assert.equal(second.summary.indexed, 0);
-    assert.equal(second.summary.skipped, 648);
+    assert.equal(second.summary.skipped, 522);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -51,7 +51,7 @@ test('demo serves the search page and prints its URL', async () => {
     const page = await fetch(`${url}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<input|<form/i);
-    const res = await fetch(`${url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'rote Schuhe', limit: 5 }) });
+    const res = await fetch(`${url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'rote Schuhe', modality: 'text', limit: 5 }) });
     assert.equal(res.status, 200);
     const body = (await res.json()) as { hits: Array<{ payload: { fields?: { colour?: string; category?: string } } }> };
     assert.equal(body.hits[0]?.payload.fields?.colour, 'red');

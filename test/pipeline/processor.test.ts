@@ -40,7 +40,7 @@ test('an item is encoded, built into a point with its payload and stored under i
   assert.equal(outcome.status, 'indexed');
   const point = sink.points.get(pointId(rec.sourceUri));
   assert.ok(point);
-  assert.deepEqual(Object.keys(point.vector).sort(), ['mrl_1024', 'mrl_256', 'mrl_64']);
+  assert.deepEqual(Object.keys(point.vector).sort(), ['lex', 'mrl_1024', 'mrl_256', 'mrl_64']);
   assert.equal(point.payload.modality, 'text');
   assert.equal(point.payload.lang, 'de');
   assert.equal(point.payload.product_id, 'P1');

@@ -39,7 +39,7 @@ before(async () => {
 after(() => rmSync(work, { recursive: true, force: true }));
 
 test('clipstream search queries the store directly: text as a table, image as JSON', () => {
-  const table = spawnSync(process.execPath, [cli, 'search', 'rote Schuhe', '--modality', 'image', '--limit', '3'], { env, encoding: 'utf8' });
+  const table = spawnSync(process.execPath, [cli, 'search', 'rote Schuhe', '--modality', 'image', '--limit', '3', '--mode', 'dense'], { env, encoding: 'utf8' });
   assert.equal(table.status, 0, table.stderr);
   const rows = table.stdout.trim().split('\n');
   assert.match(rows[1]!, /^\s+1\s+0\.\d{4}\s+image\s+-\s+red-shoe\s+red-shoe\.png/);
@@ -83,7 +83,7 @@ test('clipstream serve prints its URL and serves; search --server asks it, with 
     const denied = await run(['赤い靴']);
     assert.equal(denied.code, 2);
     assert.match(denied.stderr, /HTTP 401.*API key/);
-    const ok = await run(['赤い靴', '--api-key', 'k1', '--json', '--modality', 'image']);
+    const ok = await run(['赤い靴', '--api-key', 'k1', '--json', '--modality', 'image', '--mode', 'dense']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal((JSON.parse(ok.stdout) as { hits: Array<{ payload: { product_id: string } }> }).hits[0]!.payload.product_id, 'red-shoe');
   } finally {

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import type { ClipEncoder } from '../../shared/encoder/index.ts';
 import { buildQueryApp } from '../../services/query/app.ts';
+import { SCHEMA_VERSION } from '../../shared/store/schema.ts';
 import type { SearchResponse } from '../../services/query/search.ts';
 import { drawProductImage } from '../../scripts/test-model/draw.ts';
 import type { TestStore } from '../support/store.ts';
@@ -59,8 +60,9 @@ test('text queries in any language find the right colour and category among imag
     ['taza amarilla', 'yellow-cup'],
     ['黑色鞋子', 'black-shoe'],
   ];
+  // The dense model's own cross-lingual reach (hybrid's lexical branch is tested in hybrid.test.ts).
   for (const [text, expected] of cases) {
-    const r = await search({ text, modality: 'image', limit: 3 });
+    const r = await search({ text, modality: 'image', limit: 3, mode: 'dense' });
     assert.equal(product(r.hits![0]!), expected, `${text} → ${r.hits!.map(product).join(', ')}`);
     assert.ok(nonEmpty(r.hits).every((h) => h.payload?.modality === 'image' && h.thumbnail === `/v1/items/${h.id}/thumbnail`));
     assert.equal(r.query.kind, 'text');
@@ -152,8 +154,9 @@ test('group_by product: one group per product, group_size hits each, best produc
 });
 
 test('limit, offset, stage limits and exact search', async () => {
-  const all = await search({ text: 'blue', limit: 8 });
-  const page = await search({ text: 'blue', limit: 3, offset: 2 });
+  // Dense: the cascade is compared with exact search below.
+  const all = await search({ text: 'blue', limit: 8, mode: 'dense' });
+  const page = await search({ text: 'blue', limit: 3, offset: 2, mode: 'dense' });
   assert.deepEqual(page.hits!.map((h) => h.id), all.hits!.slice(2, 5).map((h) => h.id));
   assert.equal(all.stages.source, 'default');
   assert.deepEqual(all.stages.dims, [64, 256, 1024]);
@@ -197,7 +200,7 @@ test('items, thumbnails and collection info', async () => {
   assert.equal(c.points, catalogue.points);
   assert.equal(c.model, encoder.model.modelId);
   assert.deepEqual(c.dims, [64, 256, 1024]);
-  assert.equal(c.schema_version, 1);
+  assert.equal(c.schema_version, SCHEMA_VERSION);
   assert.deepEqual(Object.keys(c.vectors).sort(), ['mrl_1024', 'mrl_256', 'mrl_64']);
 });
 

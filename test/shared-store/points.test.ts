@@ -37,7 +37,7 @@ const text: TextRecord = {
 test('an image point: id from the source URI, named vectors, display and filter payload', () => {
   const p = buildPoint(image, vectors(), opts);
   assert.equal(p.id, pointId(image.sourceUri));
-  assert.deepEqual(Object.keys(p.vector).sort(), ['mrl_1024', 'mrl_256', 'mrl_64']);
+  assert.deepEqual(Object.keys(p.vector).sort(), ['lex', 'mrl_1024', 'mrl_256', 'mrl_64']);
   assert.equal(p.vector.mrl_256!.length, 256);
   assert.ok(Array.isArray(p.vector.mrl_64));
   assert.deepEqual(p.payload, {
@@ -52,7 +52,12 @@ test('an image point: id from the source URI, named vectors, display and filter 
     etag: image.version,
     bytes: 12345,
     content_type: 'image/jpeg',
+    lex_terms: [],
   });
+  const lex = { indices: [3, 9], values: [1.1, 0.7] };
+  const withLex = buildPoint(image, vectors(), { ...opts, lex });
+  assert.deepEqual(withLex.vector.lex, lex);
+  assert.deepEqual(withLex.payload.lex_terms, [3, 9], 'the term ids are payload too, for the lexical branch\'s min_should filter');
 });
 
 test("a text point keeps the record's own fields namespaced under `fields`", () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Schemas } from '@qdrant/js-client-rest';
-import { payloadIndexes, schemaDifferences, vectorsConfig, type CollectionSpec } from '../../shared/store/schema.ts';
+import { payloadIndexes, schemaDifferences, SCHEMA_VERSION, sparseVectorsConfig, vectorsConfig, type CollectionSpec } from '../../shared/store/schema.ts';
 
 test('only the smallest vector gets HNSW and int8 quantisation; the others are re-rank only, the largest on disk', () => {
   const v = vectorsConfig([1024, 64, 256]);
@@ -14,7 +14,7 @@ test('only the smallest vector gets HNSW and int8 quantisation; the others are r
 test('user payload indexes add to the core ones and may retype a field only explicitly', () => {
   const spec: CollectionSpec = { alias: 'c', dims: [64, 1024], model: 'm', payloadIndexes: [{ field: 'fields.price', type: 'float' }] };
   const fields = payloadIndexes(spec).map((i) => `${i.field}:${i.type}`);
-  assert.deepEqual(fields, ['modality:keyword', 'product_id:keyword', 'lang:keyword', 'source:keyword', 'source_root:keyword', 'content_hash:keyword', 'fields.price:float']);
+  assert.deepEqual(fields, ['modality:keyword', 'product_id:keyword', 'lang:keyword', 'source:keyword', 'source_root:keyword', 'content_hash:keyword', 'lex_terms:integer', 'fields.price:float']);
 });
 
 function info(vectors: unknown, metadata?: Record<string, unknown>): Schemas['CollectionInfo'] {
@@ -43,14 +43,33 @@ test('schemaDifferences names every incompatible difference', () => {
   assert.ok(problems.some((p) => p.includes('other-model')));
   assert.ok(problems.some((p) => p.includes('schema version is 99')));
   assert.ok(problems.some((p) => p.includes('lang') && p.includes('integer')));
+  assert.ok(problems.some((p) => p.includes('sparse vector lex is missing')));
 });
 
 test('a matching collection has no differences, with or without stored metadata', () => {
   const spec: CollectionSpec = { alias: 'catalogue', dims: [64, 256, 1024], model: 'm' };
-  const good = info(vectorsConfig(spec.dims), { model: 'm', schema_version: 1 });
+  const good = info(vectorsConfig(spec.dims), { model: 'm', schema_version: SCHEMA_VERSION });
+  good.config.params.sparse_vectors = sparseVectorsConfig();
   good.payload_schema = {};
   assert.deepEqual(schemaDifferences(spec, good), []);
   const noMeta = info(vectorsConfig(spec.dims));
+  noMeta.config.params.sparse_vectors = sparseVectorsConfig();
   noMeta.payload_schema = {};
   assert.deepEqual(schemaDifferences(spec, noMeta), []);
+});
+
+test('lex vectors made with other analyser settings need a rebuild; without recorded settings nothing is assumed', () => {
+  const signature = { analyser_version: 1, k1: 1.2, b: 0.75, avg_length: 256, fold_accents: false, default_lang: 'en', fields: [] };
+  const spec: CollectionSpec = { alias: 'catalogue', dims: [64, 256, 1024], model: 'm', lexical: { ...signature, k1: 0.9, fields: ['title'] } };
+  const stored = info(vectorsConfig(spec.dims), { model: 'm', schema_version: SCHEMA_VERSION, lexical: signature });
+  stored.config.params.sparse_vectors = sparseVectorsConfig();
+  stored.payload_schema = {};
+  assert.deepEqual(schemaDifferences(spec, stored), [
+    'its lexical vectors were made with k1 1.2, configured 0.9',
+    'its lexical vectors were made with fields [], configured ["title"]',
+  ]);
+  const unrecorded = info(vectorsConfig(spec.dims), { model: 'm', schema_version: SCHEMA_VERSION });
+  unrecorded.config.params.sparse_vectors = sparseVectorsConfig();
+  unrecorded.payload_schema = {};
+  assert.deepEqual(schemaDifferences(spec, unrecorded), []);
 });

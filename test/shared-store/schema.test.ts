@@ -46,7 +46,9 @@ test('ensureCollection creates a versioned collection behind the alias, with met
   const meta = info.config.metadata as Record<string, unknown>;
   assert.equal(meta.model, 'jinaai/jina-clip-v2@fp16');
   assert.equal(meta.schema_version, SCHEMA_VERSION);
-  for (const { field } of CORE_PAYLOAD_INDEXES) assert.equal(info.payload_schema[field]?.data_type, 'keyword', field);
+  for (const { field, type } of CORE_PAYLOAD_INDEXES) assert.equal(info.payload_schema[field]?.data_type, type, field);
+  assert.equal(info.payload_schema['lex_terms']?.data_type, 'integer', 'the lexical branch filters on term ids');
+  assert.deepEqual(info.config.params.sparse_vectors, { lex: { modifier: 'idf' } });
   assert.equal(info.payload_schema['fields.price']?.data_type, 'float');
 
   const again = await ensureCollection(store.client, spec({ alias: a }));
@@ -83,9 +85,17 @@ test('a stored collection with other dims or another model is a STORE_SCHEMA_MIS
 
 test('a plain collection under the application name is used when its vectors match, refused when they do not', async () => {
   const plain = store.name('plain');
-  await store.client.createCollection(plain, { vectors: { mrl_64: { size: 64, distance: 'Cosine' }, mrl_1024: { size: 1024, distance: 'Cosine' } } });
+  await store.client.createCollection(plain, {
+    vectors: { mrl_64: { size: 64, distance: 'Cosine' }, mrl_1024: { size: 1024, distance: 'Cosine' } },
+    sparse_vectors: { lex: { modifier: 'idf' } },
+  });
   assert.deepEqual(await ensureCollection(store.client, spec({ alias: plain, dims: [64, 1024] })), { alias: plain, collection: plain, created: false });
   await assert.rejects(ensureCollection(store.client, spec({ alias: plain })), (err: unknown) => isClipstreamError(err, 'STORE_SCHEMA_MISMATCH'));
+  // A collection from before hybrid search (no `lex` sparse vector) needs a rebuild, like a model change.
+  const old = store.name('old');
+  await store.client.createCollection(old, { vectors: { mrl_64: { size: 64, distance: 'Cosine' }, mrl_1024: { size: 1024, distance: 'Cosine' } } });
+  await assert.rejects(ensureCollection(store.client, spec({ alias: old, dims: [64, 1024] })), (err: unknown) =>
+    isClipstreamError(err, 'STORE_SCHEMA_MISMATCH') && /sparse vector lex is missing/.test((err as Error).message));
 });
 
 test('re-index: a new collection version, then one atomic alias switch', async () => {

@@ -176,6 +176,7 @@ export async function startEmbedWorker(config: Config, options: EmbedWorkerOptio
     // which finds the point stored (skip-unchanged) and is not counted twice.
     await runs.recordDone(runId, item.kind, job.id);
     log(outcome.status === 'skipped' ? 'unchanged, skipped' : 'indexed', { ...about, level: 'debug' });
+    if (outcome.status === 'indexed') for (const w of outcome.warnings ?? []) log(`⚠ ${outcome.item}: ${w}`, { ...about, level: 'warn' });
     if (outcome.status === 'skipped') stats.skipped++;
     else stats.indexed++;
     stats.completed++;

@@ -30,7 +30,9 @@ export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (a
     );
     const record = records[0];
     if (!record) throw new ClipstreamError('NOT_FOUND', `no item with this id in ${o.collection()}`, { item: id });
-    return (record.payload ?? {}) as Record<string, unknown>;
+    // lex_terms (the term ids the lexical branch filters on) mean nothing to a client.
+    const { lex_terms: _ids, ...payload } = (record.payload ?? {}) as Record<string, unknown>;
+    return payload;
   }
 
   app.get(

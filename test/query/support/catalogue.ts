@@ -11,6 +11,8 @@ import { pathToFileURL } from 'node:url';
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { ImageObject, TextRecord } from '../../../shared/catalogue/types.ts';
 import type { ClipEncoder } from '../../../shared/encoder/index.ts';
+import { documentOf, LexicalAnalyser, type LexicalPart } from '../../../shared/lexical/index.ts';
+import { imageKeyText, recordLexicalText, recordVector } from '../../../shared/pipeline/lexical.ts';
 import { buildPoint, type CataloguePoint } from '../../../shared/store/points.ts';
 import { ensureCollection } from '../../../shared/store/schema.ts';
 import { BatchUpserter } from '../../../shared/store/upserter.ts';
@@ -22,6 +24,7 @@ export interface Product {
   colour: string;
   category: string;
   price: number;
+  sku: string;
   /** Point id of the product's image. */
   imagePointId: string;
   imagePath: string;
@@ -34,6 +37,11 @@ export const COLOURS = ['red', 'blue', 'green', 'yellow', 'black'] as const;
 export const CATEGORIES = ['shoe', 'bag', 'hat', 'cup'] as const;
 /** Each product gets English plus two more languages, rotating, so every language has products. */
 const EXTRA_LANGS: Language[] = ['de', 'fr', 'ja', 'es', 'zh', 'it'];
+
+/** Each product's SKU: a code of letters and digits, which the test model's vectors know nothing of. */
+export function productSku(n: number): string {
+  return `CS-${1000 + n * 7}${'ABCDEFGHJK'[n % 10]}`;
+}
 
 export function productId(colour: string, category: string): string {
   return `${colour}-${category}`;
@@ -67,6 +75,8 @@ export async function seedCatalogue(opts: {
   const products: Product[] = [];
   const points: Promise<CataloguePoint>[] = [];
   const build = { model: encoder.model.modelId, dims };
+  // `lex` vectors as the pipeline makes them (default analyser and lexical fields).
+  const lexical = { analyser: new LexicalAnalyser(), fields: [] as string[] };
   let n = 0;
   for (const colour of COLOURS) {
     for (const category of CATEGORIES) {
@@ -84,8 +94,9 @@ export async function seedCatalogue(opts: {
       };
       const price = 10 + n * 5;
       const langs: Language[] = ['en', EXTRA_LANGS[n % EXTRA_LANGS.length]!, EXTRA_LANGS[(n + 3) % EXTRA_LANGS.length]!];
-      const product: Product = { id, colour, category, price, imagePointId: '', imagePath, imageBytes, textPointIds: {} };
-      points.push(encoder.encodeImage({ bytes: imageBytes, item: image.sourceUri }).then((v) => buildPoint(image, v, build)));
+      const product: Product = { id, colour, category, price, sku: productSku(n), imagePointId: '', imagePath, imageBytes, textPointIds: {} };
+      const productTexts: LexicalPart[] = [];
+      const sku = productSku(n);
       for (const lang of langs) {
         const title = conceptPhrase(colour, category, lang);
         const record: TextRecord = {
@@ -96,10 +107,14 @@ export async function seedCatalogue(opts: {
           text: title,
           lang,
           productId: id,
-          fields: { title, colour, category, price },
+          fields: { title, colour, category, price, sku },
         };
-        points.push(encoder.encodeText({ text: title, item: record.sourceUri }).then((v) => buildPoint(record, v, build)));
+        productTexts.push(...recordLexicalText(record, lexical.fields).parts);
+        const lex = recordVector(record, lexical).vector;
+        points.push(encoder.encodeText({ text: title, item: record.sourceUri }).then((v) => buildPoint(record, v, { ...build, lex })));
       }
+      const imageLex = documentOf(lexical.analyser, [{ text: imageKeyText(image.sourceUri) }, ...productTexts]);
+      points.push(encoder.encodeImage({ bytes: imageBytes, item: image.sourceUri }).then((v) => buildPoint(image, v, { ...build, lex: imageLex })));
       products.push(product);
       n++;
     }

@@ -44,14 +44,12 @@ export function annParams(meta: CollectionMeta, name: string): AnnParams | null 
   if (m <= 0 || v.distance === 'Manhattan') return null;
   const quant = (v.quantization_config ?? meta.quantization_config ?? null) as Body | null;
   let scalar: IndexScalar = 'f32';
-  let q: Body = {};
+  // The quantisation's own settings (quantile, always_ram) do not apply to usearch's codes.
   if (quant && typeof quant === 'object') {
     if (quant.scalar && typeof quant.scalar === 'object') {
-      q = quant.scalar as Body;
       // usearch's int8 maps [-1, 1] onto [-127, 127]: right for unit vectors (Cosine) only.
       if (v.distance === 'Cosine') scalar = 'i8';
     } else if (quant.binary && typeof quant.binary === 'object') {
-      q = quant.binary as Body;
       scalar = 'b1';
     }
   }
