@@ -6,14 +6,15 @@
  */
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { QdrantClient } from '@qdrant/js-client-rest';
+import type { QdrantClient } from '@qdrant/js-client-rest';
 import { Store } from '../../services/store/engine/store.ts';
+import { killAll, startStoreProcess } from '../support/store-process.ts';
+import { mulberry32 } from '../../scripts/test-model/prng.ts';
 
 const dirs: string[] = [];
 const stores: Store[] = [];
@@ -35,17 +36,8 @@ afterEach(async () => {
 const WAIT = { wait: true };
 const DIM = 8;
 
-/** Deterministic pseudo-random vectors (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random vectors. */
+const rng = mulberry32;
 const vectorOf = (id: number, salt = 0) => {
   const r = rng(id * 7919 + salt);
   return Array.from({ length: DIM }, () => r() - 0.5);
@@ -278,20 +270,14 @@ describe('ANN index', () => {
 });
 
 describe('ANN index across SIGKILL', () => {
-  const fixture = path.join(import.meta.dirname, 'fixtures', 'serve-store.ts');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clipstream-ann-kill-'));
   const children: ChildProcess[] = [];
   after(() => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    killAll(children);
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
   async function startServer(): Promise<{ child: ChildProcess; client: QdrantClient }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
-    children.push(child);
-    const lines = createInterface({ input: child.stdout! });
-    const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => [null])])) as [string | null];
-    if (line === null) throw new Error('store process exited before listening');
-    return { child, client: new QdrantClient({ url: (JSON.parse(line) as { url: string }).url, checkCompatibility: false }) };
+    return startStoreProcess(dataDir, { track: children });
   }
   const waitGreen = async (client: QdrantClient) => {
     while ((await client.getCollection('k')).status !== 'green') await new Promise((r) => setTimeout(r, 50));

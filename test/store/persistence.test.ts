@@ -5,31 +5,24 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { QdrantClient } from '@qdrant/js-client-rest';
+import type { QdrantClient } from '@qdrant/js-client-rest';
+import { killAll, startStoreProcess } from '../support/store-process.ts';
 
-const fixture = path.join(import.meta.dirname, 'fixtures', 'serve-store.ts');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clipstream-persist-'));
 const children: ChildProcess[] = [];
 
 after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll(children);
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function startServer(): Promise<{ child: ChildProcess; client: QdrantClient }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.push(child);
-  const lines = createInterface({ input: child.stdout! });
-  const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => [null])])) as [string | null];
-  if (line === null) throw new Error('store process exited before listening');
-  const { url } = JSON.parse(line) as { url: string };
-  return { child, client: new QdrantClient({ url, checkCompatibility: false }) };
+  return startStoreProcess(dataDir, { track: children });
 }
 
 const DIMS = { mrl_8: 8, mrl_16: 16, mrl_32: 32 } as const;

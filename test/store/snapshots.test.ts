@@ -15,10 +15,9 @@ import { createHash } from 'node:crypto';
 import * as tar from 'tar';
 import { startTestStore, type TestStore } from '../support/store.ts';
 import { Store } from '../../services/store/engine/store.ts';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { QdrantClient } from '@qdrant/js-client-rest';
+import type { QdrantClient } from '@qdrant/js-client-rest';
+import { startStoreProcess } from '../support/store-process.ts';
 
 let ts: TestStore;
 let client: QdrantClient;
@@ -386,14 +385,7 @@ describe('snapshots and crashes (engine)', () => {
 });
 
 describe('snapshots and a killed process', () => {
-  const fixture = path.join(import.meta.dirname, 'fixtures', 'serve-store.ts');
-
-  async function serve(dataDir: string) {
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, dataDir], { stdio: ['pipe', 'pipe', 'ignore'] });
-    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-    const { url } = JSON.parse(line) as { url: string };
-    return { child, url, client: new QdrantClient({ url, checkCompatibility: false }) };
-  }
+  const serve = (dataDir: string) => startStoreProcess(dataDir, { stderr: 'ignore' });
 
   it('a SIGKILL while snapshots are being taken leaves only complete, recoverable snapshots', async () => {
     const dataDir = fs.mkdtempSync(path.join(tmp, 'kill-'));
