@@ -376,7 +376,7 @@ export async function main(argv: string[]): Promise<void> {
       target: args.target,
       samples: args.calibSamples,
       queries: calibrationQueries,
-      grid: [[20, 10], [50, 10], [50, 20], [100, 20], [100, 50], [200, 50], [400, 100], [800, 200]],
+      grid: [[20, 10], [50, 10], [50, 20], [100, 20], [100, 50], [200, 50], [400, 100], [800, 200], [1600, 400]],
       onProgress: log,
     });
     const stageLimits = calibration.chosen.stage_limits;
