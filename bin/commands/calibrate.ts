@@ -49,8 +49,10 @@ export function register(program: Command): void {
       'after',
       '\nThe query service uses the saved pair as its default stage limits (else L1=400, L2=100).\n' +
         'Queries are stored points (each excluded from its own results); run after an ingest.\n' +
-        'For text-to-image search, calibrate with encoded real queries (--query-vectors): they lie\n' +
-        'farther from the images than images from each other and may need wider limits.\n\n' +
+        'Real queries (held out: not stored points) lie farther from their neighbours and need wider\n' +
+        'limits: at 1M synthetic points, limits calibrated on stored points to 0.994 gave 0.949 on\n' +
+        'held-out queries. Calibrate with encoded real queries (--query-vectors) wherever you have\n' +
+        'them, text-to-image search above all. The first stage searches with an HNSW beam of 2 × L1.\n\n' +
         'Examples:\n  clipstream calibrate\n  clipstream calibrate --k 20 --target 0.995 --pairs 200:50,400:100,800:200\n' +
         '  clipstream encode --text "rote Schuhe" --query --dims 1024 >> queries.jsonl; clipstream calibrate --query-vectors queries.jsonl',
     )

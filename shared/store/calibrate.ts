@@ -34,9 +34,11 @@ export interface CalibrationOptions {
   /** Restrict samples and searches (e.g. to one modality). */
   filter?: Filter | undefined;
   /**
-   * Representative full-width query vectors (e.g. encoded from a query log) used instead of
-   * stored points. Worth it for cross-modal search: a text query lies farther from the images
-   * than images lie from each other, and limits calibrated on near neighbours can be too small.
+   * Representative full-width query vectors (e.g. encoded from a query log, or held-out
+   * queries) used instead of stored points. Worth it whenever queries are not stored points: a
+   * stored point excluding itself still lies closer to its neighbours than a real query does
+   * (at 1M points limits reaching 0.994 on stored points gave 0.949 on held-out queries), and a
+   * text query lies farther from the images than images lie from each other.
    */
   queries?: ReadonlyArray<ArrayLike<number>> | undefined;
   onProgress?: ((line: string) => void) | undefined;

@@ -27,8 +27,12 @@ export interface CoarseToFineOptions {
   stageLimits?: readonly number[] | undefined;
   withPayload?: boolean | string[] | undefined;
   scoreThreshold?: number | undefined;
-  /** HNSW beam width for the first stage (the store uses at least L1). */
-  hnswEf?: number | undefined;
+  /**
+   * HNSW beam width for the first stage; default firstStageEf(L1). null leaves it to the store
+   * (Qdrant: max(ef_construct, L1)), which at a million points loses the true neighbours of a
+   * query that is not itself a stored point.
+   */
+  hnswEf?: number | null | undefined;
 }
 
 export interface CoarseToFineQuery extends CoarseToFineOptions {
@@ -46,6 +50,20 @@ export interface HitGroup {
   /** The shared `group_by` value, e.g. the product id. */
   id: string | number;
   hits: SearchHit[];
+}
+
+/** The first stage's HNSW beam per candidate it keeps (see firstStageEf). */
+export const FIRST_STAGE_EF_PER_CANDIDATE = 2;
+
+/**
+ * The first stage's default HNSW beam: twice its limit. A beam of just L1 (what Qdrant uses
+ * for L1 above ef_construct) finds only part of the true top L1 on a large graph, and the
+ * cascade can never recover a neighbour the first stage missed; the 64-d beam is cheap next to
+ * re-ranking in the later stages. A store with strict mode's search_max_hnsw_ef below this
+ * refuses the query: pass hnswEf explicitly there.
+ */
+export function firstStageEf(l1: number): number {
+  return FIRST_STAGE_EF_PER_CANDIDATE * l1;
 }
 
 /** Used when no calibration exists: roomy enough for recall ≈ 0.99 on typical catalogues. */
@@ -134,6 +152,7 @@ export function buildCascade(
 ): { prefetch?: Schemas['Prefetch']; query: number[]; using: string; filter?: Filter } {
   const sorted = sortedDims(dims);
   const limits = opts.stageLimits ?? defaultStageLimits(sorted);
+  const ef = opts.hnswEf === undefined && limits.length > 0 ? firstStageEf(limits[0]!) : opts.hnswEf;
   let prefetch: Schemas['Prefetch'] | undefined;
   sorted.slice(0, -1).forEach((dim, i) => {
     prefetch = {
@@ -142,7 +161,7 @@ export function buildCascade(
       using: vectorName(dim),
       limit: limits[i]!,
       ...(opts.filter ? { filter: opts.filter } : {}),
-      ...(i === 0 && opts.hnswEf ? { params: { hnsw_ef: opts.hnswEf } } : {}),
+      ...(i === 0 && ef ? { params: { hnsw_ef: ef } } : {}),
     };
   });
   const final = sorted[sorted.length - 1]!;

@@ -47,6 +47,19 @@ test('one query: 64-d prefetch inside 256-d prefetch inside the 1024-d query, th
   assert.ok(Math.abs(Math.hypot(...mid.query) - 1) < 1e-9);
 });
 
+test('the first stage asks for an HNSW beam of twice its limit unless told otherwise; later stages for none', () => {
+  const stages = (body: unknown) => {
+    const outer = body as Record<string, any>;
+    return { outer: outer.params, mid: outer.prefetch.params, inner: outer.prefetch.prefetch.params };
+  };
+  assert.deepEqual(stages(buildCoarseToFineRequest(dims, { vector: query, limit: 10, stageLimits: [300, 60] })), { outer: undefined, mid: undefined, inner: { hnsw_ef: 600 } });
+  // Default limits, stretched for a deep page: the beam follows the stretched L1.
+  assert.deepEqual(stages(buildCoarseToFineRequest(dims, { vector: query, limit: 500 })).inner, { hnsw_ef: 1000 });
+  assert.deepEqual(stages(buildCoarseToFineRequest(dims, { vector: query, limit: 10, stageLimits: [300, 60], hnswEf: 64 })).inner, { hnsw_ef: 64 });
+  // null: the store's own beam (Qdrant: max(ef_construct, L1)).
+  assert.deepEqual(stages(buildCoarseToFineRequest(dims, { vector: query, limit: 10, stageLimits: [300, 60], hnswEf: null })).inner, undefined);
+});
+
 test('stage limits must satisfy L1 ≥ L2 ≥ limit + offset', () => {
   checkStageLimits(dims, [100, 20], 10, 10);
   const bad: Array<[number[], number, number, RegExp]> = [

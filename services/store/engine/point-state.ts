@@ -12,6 +12,7 @@ import { SlotTable } from './slots.ts';
 import { SparseVectors } from './sparse.ts';
 import { denseStorage } from './multivectors.ts';
 import type { VectorStorage } from './vector-storage.ts';
+import { VectorColumn } from './vectors.ts';
 
 export class PointState {
   readonly slots = new SlotTable();
@@ -48,6 +49,13 @@ export class PointState {
 
   /** Applies an op to memory. Must not throw for an op that passed the checks in operations.ts. */
   apply(op: PointOp, opId: number): void {
+    this.applyOp(op, opId);
+    // On-disk vectors stage their writes; the op's values (views into the request body) are
+    // valid only until this returns.
+    for (const storage of this.vectors.values()) if (storage instanceof VectorColumn) storage.flush();
+  }
+
+  private applyOp(op: PointOp, opId: number): void {
     const slots = this.slots;
     switch (op.kind) {
       case 'upsert':

@@ -95,6 +95,11 @@ export class VectorColumn implements VectorStorage {
     this.observer?.written(slot);
   }
 
+  /** Writes what `set` staged for an on-disk vector (the values it was given may change after). */
+  flush(): void {
+    this.file?.flush();
+  }
+
   clear(slot: number): void {
     if (slot < this.present.length && this.present[slot] === 1) {
       this.present[slot] = 0;
