@@ -16,7 +16,11 @@ const TARGETS = {
   },
   records: {
     mutate: ['shared/sources/records.ts', 'shared/sources/record-fields.ts', 'shared/sources/records-csv.ts', 'shared/sources/lines.ts'],
-    tests: ['test/sources/records.test.ts'],
+    tests: ['test/sources/records.test.ts', 'test/sources/lines.test.ts', 'test/sources/records-csv.test.ts'],
+  },
+  lines: {
+    mutate: ['shared/sources/lines.ts'],
+    tests: ['test/sources/lines.test.ts', 'test/sources/records.test.ts'],
   },
   query: {
     mutate: ['services/store/engine/query/*.ts'],

@@ -9,7 +9,7 @@ import { positiveInt } from './options.ts';
 import type { ItemFailure } from '../../shared/catalogue/types.ts';
 import { ingestDisplay, type IngestOutput, type ProgressListener } from '../../services/producer/progress.ts';
 import type { IngestOptions } from '../../services/producer/ingest.ts';
-import type { RunSummary } from '../../services/producer/run.ts';
+import type { RunSummary } from '../../services/producer/run-plan.ts';
 import type { SourceSelection } from '../../services/producer/sources.ts';
 import { withProducerMetrics } from '../../services/metrics/producer.ts';
 import { logStartup, processLogger } from './logging.ts';

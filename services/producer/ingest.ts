@@ -12,7 +12,8 @@ import type { LocalState } from '../../shared/state/local.ts';
 import { ClipstreamError } from '../../shared/errors.ts';
 import { openWorkQueue, resolveMode, type RunModeOption } from './open-queue.ts';
 import type { ProgressListener } from './progress.ts';
-import { composeRun, type RunPlan, type RunSummary } from './run.ts';
+import type { RunPlan, RunSummary } from './run-plan.ts';
+import { composeRun } from './run.ts';
 import { parseSources, type IngestSourceOptions, type SourceSelection } from './sources.ts';
 
 export interface IngestOptions {

@@ -26,7 +26,8 @@ import { isLease, type Lease } from '../../shared/state/types.ts';
 import type { PipelineStore } from '../../shared/pipeline/index.ts';
 import type { IngestOptions } from './ingest.ts';
 import { openWorkQueue } from './open-queue.ts';
-import { collectionSpec, composeRun, type RunSummary } from './run.ts';
+import { collectionSpec, composeRun } from './run.ts';
+import type { RunSummary } from './run-plan.ts';
 import { parseSources, type SourceSelection } from './sources.ts';
 import type { WorkQueue } from './work-queue.ts';
 

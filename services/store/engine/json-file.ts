@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StoreCorruptionError } from './errors.ts';
-import { fsyncDir } from './log.ts';
+import { fsyncDir } from './log-files.ts';
 
 /** Writes `file` through a temporary file and a rename: readers see the old or the new one whole. */
 export function writeJsonDurably(file: string, value: unknown): void {

@@ -14,7 +14,7 @@ import { StoreCorruptionError, StoreError } from './errors.ts';
 import { FRAME_HEADER, frameHeader } from './frame.ts';
 import { checkAliases, checkCollectionMeta, readJsonFile, writeJsonDurably } from './json-file.ts';
 import { releaseLock, takeLock } from './lock.ts';
-import { currentGeneration, fsyncDir, logName } from './log.ts';
+import { currentGeneration, fsyncDir, logName } from './log-files.ts';
 import { scanLog, walkLog, type LogFormat } from './log-scan.ts';
 import { decodeOp, opIdOf, opKindName } from './records.ts';
 

@@ -11,7 +11,7 @@ import { collectionNotFound, conflict, notFound, StoreCorruptionError, storageEr
 import { Collection, type UpdateResult, type WriteOptions } from './collection.ts';
 import { checkAliases, readJsonFile, writeJsonDurably } from './json-file.ts';
 import { releaseLock, takeLock } from './lock.ts';
-import { fsyncDir } from './log.ts';
+import { fsyncDir } from './log-files.ts';
 import { buildMeta, updatedMeta } from './meta.ts';
 import { query, queryGroups } from './query/index.ts';
 import * as legacy from './query/legacy.ts';

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { badRequest } from '../errors.ts';
-import { logName } from '../log.ts';
+import { logName } from '../log-files.ts';
 import type { CollectionMeta } from '../meta.ts';
 
 const SNAPSHOT_FORMAT = 'clipstream-store-collection-snapshot';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import * as tar from 'tar';
 import type { Collection } from '../collection.ts';
 import { badRequest, notFound, storageError } from '../errors.ts';
-import { fsyncDir } from '../log.ts';
+import { fsyncDir } from '../log-files.ts';
 import { sha256File } from './archive.ts';
 import { checkSnapshotName, CHECKSUM_SUFFIX, describe, stamp, SUFFIX, writeTextDurably, type CollectionSnapshots, type SnapshotDescription } from './index.ts';
 

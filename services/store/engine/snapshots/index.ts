@@ -17,7 +17,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Collection } from '../collection.ts';
 import { badRequest, notFound, storageError } from '../errors.ts';
-import { fsyncDir } from '../log.ts';
+import { fsyncDir } from '../log-files.ts';
 import { readJsonFile, writeJsonDurably, checkCollectionMeta } from '../json-file.ts';
 import type { CollectionMeta } from '../meta.ts';
 import { extractSnapshot, sha256File, writeSnapshot } from './archive.ts';
