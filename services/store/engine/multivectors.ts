@@ -10,7 +10,7 @@
  * says how to split it.
  */
 import { badRequest, validationError, wrongInput } from './errors.ts';
-import { dot, l1, normaliseInPlace, squaredL2, VectorColumn, vectorToJson, type Distance } from './vectors.ts';
+import { normaliseInPlace, signedScore, VectorColumn, vectorToJson, type Distance } from './vectors.ts';
 import type { VectorStorage, VectorValue } from './vector-storage.ts';
 
 /** The storage for a dense vector's configuration: a column, or multivectors with max_sim. */
@@ -153,24 +153,12 @@ export class MultiVectors implements VectorStorage {
       const qv = query.subarray(q, q + dim);
       let best = -Infinity;
       for (let d = 0; d < doc.length; d += dim) {
-        const s = this.similarity(doc, d, qv);
+        const s = signedScore(this.distance, doc, d, qv, this.dim);
         if (s > best) best = s;
       }
       total += best;
     }
     return total;
-  }
-
-  private similarity(doc: Float32Array, off: number, q: Float32Array): number {
-    switch (this.distance) {
-      case 'Cosine':
-      case 'Dot':
-        return dot(doc, off, q, this.dim);
-      case 'Euclid':
-        return -Math.sqrt(squaredL2(doc, off, q, this.dim));
-      case 'Manhattan':
-        return -l1(doc, off, q, this.dim);
-    }
   }
 }
 

@@ -26,6 +26,25 @@ export function higherIsBetter(distance: Distance): boolean {
   return distance === 'Cosine' || distance === 'Dot';
 }
 
+/** The raw score of `dim` values of `a` from `off` against `q`: similarity for Cosine/Dot, distance for Euclid/Manhattan. */
+export function rawScore(distance: Distance, a: Float32Array, off: number, q: Float32Array, dim: number): number {
+  switch (distance) {
+    case 'Cosine':
+    case 'Dot':
+      return dot(a, off, q, dim);
+    case 'Euclid':
+      return Math.sqrt(squaredL2(a, off, q, dim));
+    case 'Manhattan':
+      return l1(a, off, q, dim);
+  }
+}
+
+/** The same score turned so that higher is always better (distances negated), as Qdrant's custom objectives compare. */
+export function signedScore(distance: Distance, a: Float32Array, off: number, q: Float32Array, dim: number): number {
+  const s = rawScore(distance, a, off, q, dim);
+  return higherIsBetter(distance) ? s : -s;
+}
+
 export class VectorColumn implements VectorStorage {
   readonly kind = 'dense' as const;
   readonly dim: number;
@@ -158,15 +177,7 @@ export class VectorColumn implements VectorStorage {
   score(slot: number, query: Float32Array): number {
     const chunk = this.file ? this.file.readScratch(slot) : this.chunks[slot >>> CHUNK_BITS]!;
     const off = this.file ? 0 : (slot & CHUNK_MASK) * this.dim;
-    switch (this.distance) {
-      case 'Cosine':
-      case 'Dot':
-        return dot(chunk, off, query, this.dim);
-      case 'Euclid':
-        return Math.sqrt(squaredL2(chunk, off, query, this.dim));
-      case 'Manhattan':
-        return l1(chunk, off, query, this.dim);
-    }
+    return rawScore(this.distance, chunk, off, query, this.dim);
   }
 
   /** Chunks a full scan walks (of CHUNK_SLOTS slots each). */

@@ -41,18 +41,8 @@ export function similarity(storage: VectorStorage, slot: number, example: Vector
     return Number.isNaN(s) ? 0 : s;
   }
   const column = storage as VectorColumn;
-  const q = example as Float32Array;
-  const chunk = column.file ? column.file.readScratch(slot) : column.chunks[slot >>> CHUNK_BITS]!;
-  const off = column.file ? 0 : (slot & (CHUNK_SLOTS - 1)) * column.dim;
-  switch (column.distance) {
-    case 'Cosine':
-    case 'Dot':
-      return dot(chunk, off, q, column.dim);
-    case 'Euclid':
-      return -Math.sqrt(squaredL2(chunk, off, q, column.dim));
-    case 'Manhattan':
-      return -l1(chunk, off, q, column.dim);
-  }
+  const s = column.score(slot, example as Float32Array);
+  return higherIsBetter(column.distance) ? s : -s;
 }
 
 /** Qdrant's fast sigmoid: x / (1 + |x|), in (-1, 1). */
