@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { config } from '../../shared/config/index.ts';
 import { ClipstreamError } from '../../shared/errors.ts';
 import { readJudgedQueries } from '../../services/eval/judgments.ts';
-import { EVAL_MODES, formatReport, parseThreshold, runEval, thresholdFailures, type EvalMode, type SearchCall } from '../../services/eval/run.ts';
-import { openQueryService } from '../../services/query/server.ts';
+import { EVAL_MODES, formatReport, parseThreshold, runEval, thresholdFailures, type EvalMode } from '../../services/eval/run.ts';
+import { openSearchTarget } from './search-target.ts';
 import { positiveInt } from './options.ts';
 
 interface EvalOptions {
@@ -39,29 +39,12 @@ export function register(program: Command): void {
       for (const m of modes) if (!(EVAL_MODES as readonly string[]).includes(m)) throw new ClipstreamError('BAD_REQUEST', `--modes: ${m} is not one of ${EVAL_MODES.join(', ')}`);
       const thresholds = opts.min.map((s) => parseThreshold(s, k));
       const queries = await readJudgedQueries(opts.queries, opts.qrels);
-      const run = async (search: SearchCall) => runEval(queries, search, { modes: modes as EvalMode[], k });
+      const target = await openSearchTarget({ server: opts.server, apiKey: opts.apiKey ?? config().server.apiKey, allowTestModel: opts.allowTestModel });
       let report;
-      if (opts.server) {
-        const apiKey = opts.apiKey ?? config().server.apiKey;
-        report = await run(async (body) => {
-          const res = await fetch(new URL('/v1/search', opts.server), {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', ...(apiKey ? { 'x-api-key': apiKey } : {}) },
-            body: JSON.stringify(body),
-            signal: AbortSignal.timeout(60_000),
-          });
-          return { status: res.status, json: await res.json() };
-        });
-      } else {
-        const service = await openQueryService(config(), { ...(opts.allowTestModel ? { allowTestModel: true } : {}), onNotice: (line) => process.stderr.write(`${line}\n`) });
-        try {
-          report = await run(async (body) => {
-            const res = await service.app.inject({ method: 'POST', url: '/v1/search', payload: body });
-            return { status: res.statusCode, json: res.json() };
-          });
-        } finally {
-          await service.close();
-        }
+      try {
+        report = await runEval(queries, target.search, { modes: modes as EvalMode[], k });
+      } finally {
+        await target.close();
       }
       const failures = thresholdFailures(report, thresholds);
       if (opts.json) process.stdout.write(JSON.stringify({ k: report.k, modes: report.modes, failures, queries: report.queries }, null, 2) + '\n');

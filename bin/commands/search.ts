@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { config } from '../../shared/config/index.ts';
 import { positiveInt } from './options.ts';
 import { ClipstreamError } from '../../shared/errors.ts';
-import { openQueryService } from '../../services/query/server.ts';
+import { openSearchTarget } from './search-target.ts';
 import type { Hit, SearchResponse } from '../../services/query/search.ts';
 
 interface SearchOptions {
@@ -76,7 +76,14 @@ export function register(program: Command): void {
       }
       if (opts.queryLang !== undefined) body.lang = opts.queryLang;
 
-      const { status, json } = opts.server ? await viaServer(opts.server, body, opts.apiKey ?? config().server.apiKey) : await direct(body, opts.allowTestModel);
+      const target = await openSearchTarget({ server: opts.server, apiKey: opts.apiKey ?? config().server.apiKey, allowTestModel: opts.allowTestModel });
+      let status: number;
+      let json: unknown;
+      try {
+        ({ status, json } = await target.search(body));
+      } finally {
+        await target.close();
+      }
       if (status !== 200) {
         const e = (json as { error?: { code?: string; message?: string } }).error;
         process.stderr.write(`clipstream: search failed (HTTP ${status}): ${e?.message ?? JSON.stringify(json)}${e?.code ? ` [${e.code}]` : ''}\n`);
@@ -86,33 +93,6 @@ export function register(program: Command): void {
       if (opts.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
       else process.stdout.write(formatResults(json as SearchResponse));
     });
-}
-
-async function viaServer(server: string, body: object, apiKey: string | undefined): Promise<{ status: number; json: unknown }> {
-  const url = new URL('/v1/search', server);
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(apiKey ? { 'x-api-key': apiKey } : {}) },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(60_000),
-    });
-  } catch (err) {
-    throw new ClipstreamError('SOURCE_UNREACHABLE', `cannot reach the query service: ${(err as Error).message}`, { item: url.href });
-  }
-  return { status: res.status, json: await res.json().catch(() => ({ error: { message: `non-JSON answer (HTTP ${res.status})` } })) };
-}
-
-async function direct(body: object, allowTestModel: boolean | undefined): Promise<{ status: number; json: unknown }> {
-  const notice = (line: string) => process.stderr.write(`${line}\n`);
-  const service = await openQueryService(config(), { allowTestModel, onNotice: notice });
-  try {
-    const res = await service.app.inject({ method: 'POST', url: '/v1/search', payload: body });
-    return { status: res.statusCode, json: res.json() };
-  } finally {
-    await service.close();
-  }
 }
 
 function formatResults(r: SearchResponse): string {
